@@ -1,0 +1,246 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TypePrefix starts every event type; the version suffix ends it.
+const TypePrefix = "failforward."
+
+// SubjectRoot is the first token of every subject in the stream.
+const SubjectRoot = "tracker"
+
+// Aggregate names as they appear in subjects.
+const (
+	AggregateExperiment = "experiment"
+	AggregateInnovation = "innovation"
+)
+
+// Event names: the last subject token, and the type without prefix and
+// version.
+const (
+	ExperimentRegistered       = "experiment.registered"
+	ExperimentRevised          = "experiment.revised"
+	ExperimentStarted          = "experiment.started"
+	ExperimentConcluded        = "experiment.concluded"
+	ExperimentOutcomeRevised   = "experiment.outcome_revised"
+	ExperimentAbandoned        = "experiment.abandoned"
+	ExperimentLearningRecorded = "experiment.learning_recorded"
+	InnovationRecorded         = "innovation.recorded"
+	InnovationLinked           = "innovation.linked"
+	InnovationUnlinked         = "innovation.unlinked"
+)
+
+// Names lists every event name in the catalogue.
+var Names = []string{
+	ExperimentRegistered, ExperimentRevised, ExperimentStarted, ExperimentConcluded,
+	ExperimentOutcomeRevised, ExperimentAbandoned, ExperimentLearningRecorded,
+	InnovationRecorded, InnovationLinked, InnovationUnlinked,
+}
+
+// CurrentVersion is the payload version the code writes for every name.
+const CurrentVersion = 1
+
+// TypeOf returns the CloudEvents type of name at the current version,
+// for instance "failforward.experiment.concluded.v1".
+func TypeOf(name string) string {
+	return fmt.Sprintf("%s%s.v%d", TypePrefix, name, CurrentVersion)
+}
+
+// ParseType splits a CloudEvents type into event name and version.
+func ParseType(typ string) (name string, version int, err error) {
+	rest, ok := strings.CutPrefix(typ, TypePrefix)
+	i := strings.LastIndex(rest, ".v")
+	if !ok || i < 0 {
+		return "", 0, fmt.Errorf("%w: unknown type %q", ErrMalformed, typ)
+	}
+	if _, err := fmt.Sscanf(rest[i+2:], "%d", &version); err != nil || version < 1 {
+		return "", 0, fmt.Errorf("%w: bad version in type %q", ErrMalformed, typ)
+	}
+	return rest[:i], version, nil
+}
+
+// SchemaOf returns the dataschema URI of name at the current version: the
+// path of its JSON Schema in the repository's schema/events folder.
+func SchemaOf(name string) string {
+	return fmt.Sprintf("schema/events/%s.v%d.json", name, CurrentVersion)
+}
+
+// Subject returns the NATS subject an event is written to:
+// tracker.<aggregate>.<id>.<event>.
+func Subject(name, id string) string {
+	aggregate, event, _ := strings.Cut(name, ".")
+	return SubjectRoot + "." + aggregate + "." + id + "." + event
+}
+
+// AggregateFilter returns the subject filter matching every event of one
+// aggregate: tracker.<aggregate>.<id>.*.
+func AggregateFilter(aggregate, id string) string {
+	return SubjectRoot + "." + aggregate + "." + id + ".*"
+}
+
+// Cost is what an experiment is expected to take.
+type Cost struct {
+	PersonDays float64 `json:"person_days,omitempty"`
+	Spend      float64 `json:"spend,omitempty"`
+}
+
+// ExperimentRegisteredV1 is the payload of experiment.registered.v1.
+type ExperimentRegisteredV1 struct {
+	Team            string   `json:"team"`
+	Title           string   `json:"title"`
+	Kind            string   `json:"kind"`
+	Hypothesis      string   `json:"hypothesis"`
+	SuccessMetric   string   `json:"success_metric"`
+	SuccessCriteria string   `json:"success_criteria"`
+	Owner           string   `json:"owner"`
+	Tags            []string `json:"tags"`
+	BuildsOn        []string `json:"builds_on"`
+	Visibility      string   `json:"visibility"`
+	Cost            *Cost    `json:"cost,omitempty"`
+}
+
+// ExperimentRevisedV1 is the payload of experiment.revised.v1: the
+// pre-registration fields changed while planned; absent fields are kept.
+type ExperimentRevisedV1 struct {
+	Title           *string   `json:"title,omitempty"`
+	Kind            *string   `json:"kind,omitempty"`
+	Hypothesis      *string   `json:"hypothesis,omitempty"`
+	SuccessMetric   *string   `json:"success_metric,omitempty"`
+	SuccessCriteria *string   `json:"success_criteria,omitempty"`
+	Owner           *string   `json:"owner,omitempty"`
+	Tags            *[]string `json:"tags,omitempty"`
+	Visibility      *string   `json:"visibility,omitempty"`
+	Cost            *Cost     `json:"cost,omitempty"`
+}
+
+// ExperimentStartedV1 is the payload of experiment.started.v1.
+type ExperimentStartedV1 struct {
+	StartedAt time.Time `json:"started_at"`
+}
+
+// ExperimentConcludedV1 is the payload of experiment.concluded.v1.
+type ExperimentConcludedV1 struct {
+	Outcome        string    `json:"outcome"`
+	Decision       string    `json:"decision"`
+	Summary        string    `json:"summary"`
+	Observed       string    `json:"observed,omitempty"`
+	FailureReasons []string  `json:"failure_reasons,omitempty"`
+	ConcludedAt    time.Time `json:"concluded_at"`
+}
+
+// ExperimentOutcomeRevisedV1 is the payload of
+// experiment.outcome_revised.v1; the original call stays in history.
+type ExperimentOutcomeRevisedV1 struct {
+	Outcome         string `json:"outcome"`
+	PreviousOutcome string `json:"previous_outcome"`
+	Reason          string `json:"reason"`
+}
+
+// ExperimentAbandonedV1 is the payload of experiment.abandoned.v1.
+type ExperimentAbandonedV1 struct {
+	Reason      string    `json:"reason"`
+	AbandonedAt time.Time `json:"abandoned_at"`
+}
+
+// ExperimentLearningRecordedV1 is the payload of
+// experiment.learning_recorded.v1.
+type ExperimentLearningRecordedV1 struct {
+	LearningID string   `json:"learning_id"`
+	Text       string   `json:"text"`
+	Skills     []string `json:"skills"`
+}
+
+// InnovationRecordedV1 is the payload of innovation.recorded.v1.
+type InnovationRecordedV1 struct {
+	Team        string    `json:"team"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	LaunchedAt  time.Time `json:"launched_at"`
+}
+
+// InnovationLinkedV1 is the payload of innovation.linked.v1.
+type InnovationLinkedV1 struct {
+	ExperimentID string `json:"experiment_id"`
+	Note         string `json:"note,omitempty"`
+}
+
+// InnovationUnlinkedV1 is the payload of innovation.unlinked.v1.
+type InnovationUnlinkedV1 struct {
+	ExperimentID string `json:"experiment_id"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// newPayload returns a pointer to a zero payload of name at version.
+func newPayload(name string, version int) (any, bool) {
+	if version != 1 {
+		return nil, false
+	}
+	switch name {
+	case ExperimentRegistered:
+		return &ExperimentRegisteredV1{}, true
+	case ExperimentRevised:
+		return &ExperimentRevisedV1{}, true
+	case ExperimentStarted:
+		return &ExperimentStartedV1{}, true
+	case ExperimentConcluded:
+		return &ExperimentConcludedV1{}, true
+	case ExperimentOutcomeRevised:
+		return &ExperimentOutcomeRevisedV1{}, true
+	case ExperimentAbandoned:
+		return &ExperimentAbandonedV1{}, true
+	case ExperimentLearningRecorded:
+		return &ExperimentLearningRecordedV1{}, true
+	case InnovationRecorded:
+		return &InnovationRecordedV1{}, true
+	case InnovationLinked:
+		return &InnovationLinkedV1{}, true
+	case InnovationUnlinked:
+		return &InnovationUnlinkedV1{}, true
+	}
+	return nil, false
+}
+
+// Payload decodes the envelope's data into the payload type of its event
+// at the current version, upcasting older versions first. It returns the
+// event name and a pointer to the payload, for instance
+// *ExperimentConcludedV1. Unknown fields are ignored: additive changes
+// within a version must not break readers.
+func Payload(e *Envelope) (name string, payload any, err error) {
+	name, version, err := ParseType(e.Type)
+	if err != nil {
+		return "", nil, err
+	}
+	data := []byte(e.Data)
+	for version < CurrentVersion {
+		up, ok := upcasters[upcastKey{name, version}]
+		if !ok {
+			return "", nil, fmt.Errorf("%w: no upcaster for %s.v%d", ErrMalformed, name, version)
+		}
+		if data, err = up(data); err != nil {
+			return "", nil, fmt.Errorf("%w: upcast %s.v%d: %v", ErrMalformed, name, version, err)
+		}
+		version++
+	}
+	p, ok := newPayload(name, version)
+	if !ok {
+		return "", nil, fmt.Errorf("%w: unknown event type %q", ErrMalformed, e.Type)
+	}
+	if err := json.Unmarshal(data, p); err != nil {
+		return "", nil, fmt.Errorf("%w: %s payload: %v", ErrMalformed, e.Type, err)
+	}
+	return name, p, nil
+}
+
+type upcastKey struct {
+	name    string
+	version int
+}
+
+// upcasters turn the data of name at version into the data of version+1.
+// Every version that was ever written keeps its upcaster forever: the
+// stream is never rewritten.
+var upcasters = map[upcastKey]func([]byte) ([]byte, error){}

@@ -1,0 +1,79 @@
+package readstore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/readstore/readstoretest"
+)
+
+func TestMigrateTwiceAndPosition(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		ctx := context.Background()
+		db := readstoretest.Open(t, d)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		pos, err := db.Position(ctx)
+		if err != nil || pos != 0 {
+			t.Fatalf("Position() = %d, %v; want 0, nil", pos, err)
+		}
+		tx := db.MustBegin()
+		if err := readstore.SetPosition(ctx, tx, 42); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := db.WaitForPosition(wctx, 42); err != nil {
+			t.Fatalf("WaitForPosition(42) = %v", err)
+		}
+		wctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if err := db.WaitForPosition(wctx, 43); !errors.Is(err, readstore.ErrNotCaughtUp) {
+			t.Fatalf("WaitForPosition(43) = %v, want ErrNotCaughtUp", err)
+		}
+	})
+}
+
+func TestTimesRoundTrip(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		db := readstoretest.Open(t, d)
+		at := time.Date(2026, 3, 4, 5, 6, 7, 890000000, time.UTC)
+		_, err := db.Exec(db.Rebind(`INSERT INTO innovations (id, team, title, description, launched_at, recorded_at, version, position)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), "i1", "t", "x", "", at, at, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got time.Time
+		if err := db.Get(&got, "SELECT launched_at FROM innovations"); err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(at) {
+			t.Fatalf("launched_at = %v, want %v", got, at)
+		}
+		var n int
+		if err := db.Get(&n, db.Rebind("SELECT count(*) FROM innovations WHERE launched_at >= ? AND launched_at < ?"),
+			at.Add(-time.Millisecond), at.Add(time.Millisecond)); err != nil || n != 1 {
+			t.Fatalf("range count = %d, %v; want 1", n, err)
+		}
+	})
+}
+
+func TestOpenRejectsCorruptSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "read.db")
+	if err := os.WriteFile(path, []byte("this is not a database, it is a text file that is long enough"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := readstore.Open(context.Background(), "sqlite:"+path); err == nil {
+		db.Close()
+		t.Fatal("Open of a corrupt file succeeded")
+	}
+}
