@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,10 +55,14 @@ func TypeOf(name string) string {
 func ParseType(typ string) (name string, version int, err error) {
 	rest, ok := strings.CutPrefix(typ, TypePrefix)
 	i := strings.LastIndex(rest, ".v")
-	if !ok || i < 0 {
+	if !ok || i <= 0 {
 		return "", 0, fmt.Errorf("%w: unknown type %q", ErrMalformed, typ)
 	}
-	if _, err := fmt.Sscanf(rest[i+2:], "%d", &version); err != nil || version < 1 {
+	// Only canonical digits: "v1x", "v+1" or "v01" would otherwise parse
+	// as version 1 and pass a type the catalogue never wrote.
+	digits := rest[i+2:]
+	version, err = strconv.Atoi(digits)
+	if err != nil || version < 1 || digits[0] == '0' || strings.TrimLeft(digits, "0123456789") != "" {
 		return "", 0, fmt.Errorf("%w: bad version in type %q", ErrMalformed, typ)
 	}
 	return rest[:i], version, nil

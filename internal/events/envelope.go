@@ -69,15 +69,18 @@ type Recorded struct {
 // ErrMalformed reports an event that cannot be decoded into an envelope.
 var ErrMalformed = errors.New("malformed event")
 
-// Validate reports the first missing required CloudEvents attribute.
+// Validate reports every required CloudEvents attribute that is missing or
+// bad, in one error wrapping ErrMalformed.
 func (e *Envelope) Validate() error {
 	var missing []string
 	if e.SpecVersion != SpecVersion {
 		missing = append(missing, "specversion")
 	}
-	for name, v := range map[string]string{"id": e.ID, "source": e.Source, "type": e.Type, "subject": e.Subject} {
-		if v == "" {
-			missing = append(missing, name)
+	// A slice, not a map, so that the message lists attributes in a stable
+	// order.
+	for _, a := range [...]struct{ name, v string }{{"id", e.ID}, {"source", e.Source}, {"type", e.Type}, {"subject", e.Subject}} {
+		if a.v == "" {
+			missing = append(missing, a.name)
 		}
 	}
 	if e.Time.IsZero() {

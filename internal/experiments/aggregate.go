@@ -1,0 +1,271 @@
+package experiments
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/failforward/failforward/internal/events"
+)
+
+// change is an event a command decided on, before it has an envelope.
+type change struct {
+	name    string
+	payload any
+}
+
+// history is what every aggregate keeps besides its state: how many
+// events it has, where its last one is in the stream, and which
+// idempotency keys it has seen (so that a retry after the broker's
+// duplicate window still returns the first result).
+type history struct {
+	version  uint64
+	position uint64
+	keys     map[string]uint64 // idempotency key → position of its last event
+}
+
+func (h *history) record(r *events.Recorded) {
+	h.version++
+	h.position = r.Sequence
+	if r.IdempotencyKey != "" {
+		if h.keys == nil {
+			h.keys = make(map[string]uint64)
+		}
+		h.keys[r.IdempotencyKey] = r.Sequence
+	}
+}
+
+// experimentAggregate is an experiment's state folded from its events.
+type experimentAggregate struct {
+	history
+	state Experiment
+}
+
+func (a *experimentAggregate) exists() bool { return a.version > 0 }
+
+// apply folds one event into the state. It only changes state; every rule
+// was checked when the event was decided.
+func (a *experimentAggregate) apply(r *events.Recorded) error {
+	name, p, err := events.Payload(&r.Envelope)
+	if err != nil {
+		return fmt.Errorf("experiment %s event %d: %w", r.Subject, r.Sequence, err)
+	}
+	s := &a.state
+	switch p := p.(type) {
+	case *events.ExperimentRegisteredV1:
+		*s = Experiment{
+			ID: r.Subject, Team: p.Team, Title: p.Title, Kind: p.Kind, Hypothesis: p.Hypothesis,
+			SuccessMetric: p.SuccessMetric, SuccessCriteria: p.SuccessCriteria, Owner: p.Owner,
+			Tags: nonNil(p.Tags), BuildsOn: nonNil(p.BuildsOn), Visibility: p.Visibility, Cost: p.Cost,
+			Status: StatusPlanned, RegisteredAt: r.Time.UTC(), Learnings: []Learning{},
+		}
+	case *events.ExperimentRevisedV1:
+		set(&s.Title, p.Title)
+		set(&s.Kind, p.Kind)
+		set(&s.Hypothesis, p.Hypothesis)
+		set(&s.SuccessMetric, p.SuccessMetric)
+		set(&s.SuccessCriteria, p.SuccessCriteria)
+		set(&s.Owner, p.Owner)
+		set(&s.Visibility, p.Visibility)
+		if p.Tags != nil {
+			s.Tags = nonNil(*p.Tags)
+		}
+		if p.Cost != nil {
+			s.Cost = p.Cost
+		}
+	case *events.ExperimentStartedV1:
+		s.Status = StatusRunning
+		s.StartedAt = ptr(p.StartedAt.UTC())
+	case *events.ExperimentConcludedV1:
+		s.Status = StatusConcluded
+		s.Outcome, s.Decision, s.Summary, s.Observed = p.Outcome, p.Decision, p.Summary, p.Observed
+		s.FailureReasons = p.FailureReasons
+		s.ConcludedAt = ptr(p.ConcludedAt.UTC())
+	case *events.ExperimentOutcomeRevisedV1:
+		s.Outcome = p.Outcome
+		s.OutcomeRevisions++
+	case *events.ExperimentAbandonedV1:
+		s.Status = StatusAbandoned
+		s.AbandonReason = p.Reason
+		s.AbandonedAt = ptr(p.AbandonedAt.UTC())
+	case *events.ExperimentLearningRecordedV1:
+		s.Learnings = append(s.Learnings, Learning{
+			ID: p.LearningID, ExperimentID: s.ID, Text: p.Text, Skills: nonNil(p.Skills), RecordedAt: r.Time.UTC(),
+		})
+	default:
+		return fmt.Errorf("experiment %s event %d: %s is not an experiment event", r.Subject, r.Sequence, name)
+	}
+	a.record(r)
+	s.Version, s.Position = a.version, a.position
+	return nil
+}
+
+func (a *experimentAggregate) register(cmd RegisterExperiment) []change {
+	return []change{{events.ExperimentRegistered, &events.ExperimentRegisteredV1{
+		Team: cmd.Team, Title: cmd.Title, Kind: orDefault(cmd.Kind, "other"), Hypothesis: cmd.Hypothesis,
+		SuccessMetric: cmd.SuccessMetric, SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner,
+		Tags: nonNil(dedupe(cmd.Tags)), BuildsOn: nonNil(dedupe(cmd.BuildsOn)),
+		Visibility: orDefault(cmd.Visibility, VisibilityOrg), Cost: cmd.Cost,
+	}}}
+}
+
+// revise keeps pre-registration sealed: once an experiment has started,
+// its hypothesis and criteria can no longer move to fit the results.
+func (a *experimentAggregate) revise(cmd ReviseExperiment) ([]change, error) {
+	if a.state.Status != StatusPlanned {
+		return nil, conflict("experiment %s is %s: its pre-registration is sealed once started", a.state.ID, a.state.Status)
+	}
+	return []change{{events.ExperimentRevised, &events.ExperimentRevisedV1{
+		Title: cmd.Title, Kind: cmd.Kind, Hypothesis: cmd.Hypothesis, SuccessMetric: cmd.SuccessMetric,
+		SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner, Tags: cmd.Tags, Visibility: cmd.Visibility, Cost: cmd.Cost,
+	}}}, nil
+}
+
+func (a *experimentAggregate) start(cmd StartExperiment, now time.Time) ([]change, error) {
+	if a.state.Status != StatusPlanned {
+		return nil, conflict("experiment %s is %s: only a planned experiment can start", a.state.ID, a.state.Status)
+	}
+	at := now
+	if cmd.StartedAt != nil {
+		at = *cmd.StartedAt
+	}
+	return []change{{events.ExperimentStarted, &events.ExperimentStartedV1{StartedAt: at.UTC()}}}, nil
+}
+
+func (a *experimentAggregate) conclude(cmd ConcludeExperiment, now time.Time, newID func() string) ([]change, error) {
+	if a.state.Status != StatusRunning {
+		return nil, conflict("experiment %s is %s: only a running experiment can conclude", a.state.ID, a.state.Status)
+	}
+	at := now
+	if cmd.ConcludedAt != nil {
+		at = *cmd.ConcludedAt
+	}
+	if a.state.StartedAt != nil && at.Before(*a.state.StartedAt) {
+		return nil, Invalid("concluded_at", "is before the experiment started (%s)", a.state.StartedAt.Format(time.RFC3339))
+	}
+	out := []change{{events.ExperimentConcluded, &events.ExperimentConcludedV1{
+		Outcome: cmd.Outcome, Decision: cmd.Decision, Summary: cmd.Summary, Observed: cmd.Observed,
+		FailureReasons: cmd.FailureReasons, ConcludedAt: at.UTC(),
+	}}}
+	for _, l := range cmd.Learnings {
+		out = append(out, a.learning(l, newID)...)
+	}
+	return out, nil
+}
+
+func (a *experimentAggregate) reviseOutcome(cmd ReviseOutcome) ([]change, error) {
+	if a.state.Status != StatusConcluded {
+		return nil, conflict("experiment %s is %s: only a concluded experiment's outcome can be revised", a.state.ID, a.state.Status)
+	}
+	if cmd.Outcome == a.state.Outcome {
+		return nil, conflict("experiment %s already has outcome %s", a.state.ID, cmd.Outcome)
+	}
+	return []change{{events.ExperimentOutcomeRevised, &events.ExperimentOutcomeRevisedV1{
+		Outcome: cmd.Outcome, PreviousOutcome: a.state.Outcome, Reason: cmd.Reason,
+	}}}, nil
+}
+
+func (a *experimentAggregate) abandon(cmd AbandonExperiment, now time.Time) ([]change, error) {
+	if a.state.Status != StatusPlanned && a.state.Status != StatusRunning {
+		return nil, conflict("experiment %s is %s: only a planned or running experiment can be abandoned", a.state.ID, a.state.Status)
+	}
+	at := now
+	if cmd.AbandonedAt != nil {
+		at = *cmd.AbandonedAt
+	}
+	return []change{{events.ExperimentAbandoned, &events.ExperimentAbandonedV1{Reason: cmd.Reason, AbandonedAt: at.UTC()}}}, nil
+}
+
+func (a *experimentAggregate) learning(cmd NewLearning, newID func() string) []change {
+	return []change{{events.ExperimentLearningRecorded, &events.ExperimentLearningRecordedV1{
+		LearningID: newID(), Text: cmd.Text, Skills: nonNil(dedupe(cmd.Skills)),
+	}}}
+}
+
+// innovationAggregate is an innovation's state folded from its events.
+type innovationAggregate struct {
+	history
+	state Innovation
+}
+
+func (a *innovationAggregate) exists() bool { return a.version > 0 }
+
+func (a *innovationAggregate) apply(r *events.Recorded) error {
+	name, p, err := events.Payload(&r.Envelope)
+	if err != nil {
+		return fmt.Errorf("innovation %s event %d: %w", r.Subject, r.Sequence, err)
+	}
+	s := &a.state
+	switch p := p.(type) {
+	case *events.InnovationRecordedV1:
+		*s = Innovation{ID: r.Subject, Team: p.Team, Title: p.Title, Description: p.Description,
+			LaunchedAt: p.LaunchedAt.UTC(), RecordedAt: r.Time.UTC(), InformedBy: []Link{}}
+	case *events.InnovationLinkedV1:
+		if !slices.ContainsFunc(s.InformedBy, func(l Link) bool { return l.ExperimentID == p.ExperimentID }) {
+			s.InformedBy = append(s.InformedBy, Link{ExperimentID: p.ExperimentID, Note: p.Note, LinkedAt: r.Time.UTC()})
+		}
+	case *events.InnovationUnlinkedV1:
+		s.InformedBy = slices.DeleteFunc(s.InformedBy, func(l Link) bool { return l.ExperimentID == p.ExperimentID })
+	default:
+		return fmt.Errorf("innovation %s event %d: %s is not an innovation event", r.Subject, r.Sequence, name)
+	}
+	a.record(r)
+	s.Version, s.Position = a.version, a.position
+	return nil
+}
+
+func (a *innovationAggregate) linked(experimentID string) bool {
+	return slices.ContainsFunc(a.state.InformedBy, func(l Link) bool { return l.ExperimentID == experimentID })
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// clone returns a copy that shares nothing mutable with a, so that a
+// cached state can be read while a command works on its successor.
+func (a *experimentAggregate) clone() *experimentAggregate {
+	c := *a
+	c.keys = maps.Clone(a.keys)
+	c.state.Tags = slices.Clone(a.state.Tags)
+	c.state.BuildsOn = slices.Clone(a.state.BuildsOn)
+	c.state.FailureReasons = slices.Clone(a.state.FailureReasons)
+	c.state.Learnings = slices.Clone(a.state.Learnings)
+	return &c
+}
+
+func (a *innovationAggregate) clone() *innovationAggregate {
+	c := *a
+	c.keys = maps.Clone(a.keys)
+	c.state.InformedBy = slices.Clone(a.state.InformedBy)
+	return &c
+}
