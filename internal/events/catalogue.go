@@ -42,13 +42,30 @@ var Names = []string{
 	InnovationRecorded, InnovationLinked, InnovationUnlinked,
 }
 
-// CurrentVersion is the payload version the code writes for every name.
+// CurrentVersion is the payload version the code writes for every name
+// today. Names move to a new version one at a time; VersionOf is the
+// authority for each name.
 const CurrentVersion = 1
 
-// TypeOf returns the CloudEvents type of name at the current version,
+// versions holds the names whose current version is not CurrentVersion.
+// Moving a name to version N+1 means: a payload struct for N+1, a case
+// for it in newPayload, an entry here, an upcaster from N in upcasters,
+// and a schema file schema/events/<name>.v<N+1>.json beside the old one
+// (see schema/README.md).
+var versions = map[string]int{}
+
+// VersionOf returns the payload version the code writes for name.
+func VersionOf(name string) int {
+	if v, ok := versions[name]; ok {
+		return v
+	}
+	return CurrentVersion
+}
+
+// TypeOf returns the CloudEvents type of name at its current version,
 // for instance "failforward.experiment.concluded.v1".
 func TypeOf(name string) string {
-	return fmt.Sprintf("%s%s.v%d", TypePrefix, name, CurrentVersion)
+	return fmt.Sprintf("%s%s.v%d", TypePrefix, name, VersionOf(name))
 }
 
 // ParseType splits a CloudEvents type into event name and version.
@@ -68,10 +85,10 @@ func ParseType(typ string) (name string, version int, err error) {
 	return rest[:i], version, nil
 }
 
-// SchemaOf returns the dataschema URI of name at the current version: the
-// path of its JSON Schema in the repository's schema/events folder.
+// SchemaOf returns the dataschema URI of name at its current version:
+// the path of its JSON Schema in the repository's schema/events folder.
 func SchemaOf(name string) string {
-	return fmt.Sprintf("schema/events/%s.v%d.json", name, CurrentVersion)
+	return fmt.Sprintf("schema/events/%s.v%d.json", name, VersionOf(name))
 }
 
 // Subject returns the NATS subject an event is written to:
@@ -106,6 +123,26 @@ type ExperimentRegisteredV1 struct {
 	BuildsOn        []string `json:"builds_on"`
 	Visibility      string   `json:"visibility"`
 	Cost            *Cost    `json:"cost,omitempty"`
+}
+
+// Defaults of experiment.registered.v1 fields that an event may lack.
+const (
+	defaultKind       = "other"
+	defaultVisibility = "org"
+)
+
+// applyDefaults fills in what an older writer left out. The contract
+// (schema/events/experiment.registered.v1.json) makes kind and visibility
+// optional, read as "other" and "org" when absent, so that an event
+// written without them (by an early build, or by a tool that appends
+// directly) means the same to every reader.
+func (p *ExperimentRegisteredV1) applyDefaults() {
+	if p.Kind == "" {
+		p.Kind = defaultKind
+	}
+	if p.Visibility == "" {
+		p.Visibility = defaultVisibility
+	}
 }
 
 // ExperimentRevisedV1 is the payload of experiment.revised.v1: the
@@ -179,9 +216,11 @@ type InnovationUnlinkedV1 struct {
 	Reason       string `json:"reason,omitempty"`
 }
 
-// newPayload returns a pointer to a zero payload of name at version.
+// newPayload returns a pointer to a zero payload of name at version; only
+// the current version of each name has a payload type, older ones are
+// upcast to it first.
 func newPayload(name string, version int) (any, bool) {
-	if version != 1 {
+	if version != VersionOf(name) {
 		return nil, false
 	}
 	switch name {
@@ -212,30 +251,28 @@ func newPayload(name string, version int) (any, bool) {
 // Payload decodes the envelope's data into the payload type of its event
 // at the current version, upcasting older versions first. It returns the
 // event name and a pointer to the payload, for instance
-// *ExperimentConcludedV1. Unknown fields are ignored: additive changes
-// within a version must not break readers.
+// *ExperimentConcludedV1. Unknown fields are ignored and fields an older
+// writer left out get their documented defaults: additive changes within
+// a version must not break readers. A version newer than the code knows
+// fails with ErrMalformed.
 func Payload(e *Envelope) (name string, payload any, err error) {
 	name, version, err := ParseType(e.Type)
 	if err != nil {
 		return "", nil, err
 	}
-	data := []byte(e.Data)
-	for version < CurrentVersion {
-		up, ok := upcasters[upcastKey{name, version}]
-		if !ok {
-			return "", nil, fmt.Errorf("%w: no upcaster for %s.v%d", ErrMalformed, name, version)
-		}
-		if data, err = up(data); err != nil {
-			return "", nil, fmt.Errorf("%w: upcast %s.v%d: %v", ErrMalformed, name, version, err)
-		}
-		version++
+	data, err := upcast(upcasters, name, version, VersionOf(name), []byte(e.Data))
+	if err != nil {
+		return "", nil, err
 	}
-	p, ok := newPayload(name, version)
-	if !ok {
+	p, ok := newPayload(name, VersionOf(name))
+	if !ok || version > VersionOf(name) {
 		return "", nil, fmt.Errorf("%w: unknown event type %q", ErrMalformed, e.Type)
 	}
 	if err := json.Unmarshal(data, p); err != nil {
 		return "", nil, fmt.Errorf("%w: %s payload: %v", ErrMalformed, e.Type, err)
+	}
+	if d, ok := p.(interface{ applyDefaults() }); ok {
+		d.applyDefaults()
 	}
 	return name, p, nil
 }
@@ -245,7 +282,27 @@ type upcastKey struct {
 	version int
 }
 
+// upcaster turns the data of one version into the data of the next.
+type upcaster func(data []byte) ([]byte, error)
+
 // upcasters turn the data of name at version into the data of version+1.
 // Every version that was ever written keeps its upcaster forever: the
-// stream is never rewritten.
-var upcasters = map[upcastKey]func([]byte) ([]byte, error){}
+// stream is never rewritten. None exists yet: every name is at v1.
+var upcasters = map[upcastKey]upcaster{}
+
+// upcast walks data of name from version up to target, one upcaster at a
+// time, so that each upcaster only knows two adjacent shapes. Data at or
+// above target is returned as it is.
+func upcast(ups map[upcastKey]upcaster, name string, version, target int, data []byte) ([]byte, error) {
+	for ; version < target; version++ {
+		up, ok := ups[upcastKey{name, version}]
+		if !ok {
+			return nil, fmt.Errorf("%w: no upcaster for %s.v%d", ErrMalformed, name, version)
+		}
+		var err error
+		if data, err = up(data); err != nil {
+			return nil, fmt.Errorf("%w: upcast %s.v%d: %v", ErrMalformed, name, version, err)
+		}
+	}
+	return data, nil
+}

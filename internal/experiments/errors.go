@@ -20,6 +20,8 @@ const (
 	CodeConflict Code = "conflict"
 	// CodePrecondition: the caller's expected version is not the current one.
 	CodePrecondition Code = "precondition_failed"
+	// CodeForbidden: the principal may see the aggregate but not change it.
+	CodeForbidden Code = "forbidden"
 )
 
 // Error is an application error: a code, a message fit to show a user, and
@@ -50,6 +52,7 @@ var (
 	ErrNotFound     = &Error{Code: CodeNotFound}
 	ErrConflict     = &Error{Code: CodeConflict}
 	ErrPrecondition = &Error{Code: CodePrecondition}
+	ErrForbidden    = &Error{Code: CodeForbidden}
 )
 
 // Invalid returns a CodeInvalid error about field.

@@ -11,8 +11,11 @@ func (s *Service) RegisterExperiment(ctx context.Context, meta Meta, cmd Registe
 	if err := cmd.validate(); err != nil {
 		return Experiment{}, err
 	}
+	if !meta.Principal.CanWriteExperiment(cmd.Team) {
+		return Experiment{}, forbidden("%s may not register experiments for team %s", meta.Principal.Name, cmd.Team)
+	}
 	for _, up := range cmd.BuildsOn {
-		if err := s.mustExist(ctx, up, "builds_on"); err != nil {
+		if err := s.mustExist(ctx, meta.Principal, up, "builds_on"); err != nil {
 			return Experiment{}, err
 		}
 	}
@@ -24,13 +27,14 @@ func (s *Service) RegisterExperiment(ctx context.Context, meta Meta, cmd Registe
 	return out.state, nil
 }
 
-// mustExist reports an invalid field when experiment id does not exist.
-func (s *Service) mustExist(ctx context.Context, id, field string) error {
+// mustExist reports an invalid field when experiment id does not exist,
+// or p may not see it.
+func (s *Service) mustExist(ctx context.Context, p *Principal, id, field string) error {
 	a, err := load(ctx, s, experimentKind, id, false, 0)
 	if err != nil {
 		return err
 	}
-	if !a.exists() {
+	if !a.exists() || !p.CanSee(a.state.Team, a.state.Visibility) {
 		return Invalid(field, "experiment %s does not exist", id)
 	}
 	return nil
@@ -130,13 +134,13 @@ func (s *Service) Innovation(ctx context.Context, id string) (Innovation, error)
 // linkable checks that an innovation may be linked to experiment id: it
 // exists and has ended (concluded or abandoned). An experiment that looks
 // unfinished in the cache is checked again at the source.
-func (s *Service) linkable(ctx context.Context, id, field string) error {
+func (s *Service) linkable(ctx context.Context, p *Principal, id, field string) error {
 	for _, fresh := range []bool{false, true} {
 		a, err := load(ctx, s, experimentKind, id, fresh, 0)
 		if err != nil {
 			return err
 		}
-		if !a.exists() {
+		if !a.exists() || !p.CanSee(a.state.Team, a.state.Visibility) {
 			return Invalid(field, "experiment %s does not exist", id)
 		}
 		if a.state.Status == StatusConcluded || a.state.Status == StatusAbandoned {
@@ -155,6 +159,9 @@ func (s *Service) RecordInnovation(ctx context.Context, meta Meta, cmd RecordInn
 	if err := cmd.validate(s.now()); err != nil {
 		return Innovation{}, err
 	}
+	if !meta.Principal.CanWriteInnovation(cmd.Team) {
+		return Innovation{}, forbidden("%s may not record innovations for team %s", meta.Principal.Name, cmd.Team)
+	}
 	launched := s.now()
 	if cmd.LaunchedAt != nil {
 		launched = *cmd.LaunchedAt
@@ -168,7 +175,7 @@ func (s *Service) RecordInnovation(ctx context.Context, meta Meta, cmd RecordInn
 			continue
 		}
 		seen[l.ExperimentID] = true
-		if err := s.linkable(ctx, l.ExperimentID, "informed_by.experiment_id"); err != nil {
+		if err := s.linkable(ctx, meta.Principal, l.ExperimentID, "informed_by.experiment_id"); err != nil {
 			return Innovation{}, err
 		}
 		changes = append(changes, change{events.InnovationLinked, &events.InnovationLinkedV1{ExperimentID: l.ExperimentID, Note: l.Note}})
@@ -186,12 +193,12 @@ func (s *Service) LinkExperiment(ctx context.Context, meta Meta, id string, cmd 
 	if err := cmd.validate(); err != nil {
 		return Innovation{}, err
 	}
-	if err := s.linkable(ctx, cmd.ExperimentID, "experiment_id"); err != nil {
-		return Innovation{}, err
-	}
 	a, err := write(ctx, s, innovationKind, id, meta, func(a *innovationAggregate) ([]change, error) {
 		if a.linked(cmd.ExperimentID) {
 			return nil, nil
+		}
+		if err := s.linkable(ctx, meta.Principal, cmd.ExperimentID, "experiment_id"); err != nil {
+			return nil, err
 		}
 		return []change{{events.InnovationLinked, &events.InnovationLinkedV1{ExperimentID: cmd.ExperimentID, Note: cmd.Note}}}, nil
 	})

@@ -78,6 +78,9 @@ type Meta struct {
 	// IfMatch, when set, is the version the caller saw; a different current
 	// version fails with CodePrecondition instead of being retried.
 	IfMatch *uint64
+	// Principal is who acts, checked against each aggregate's team and
+	// visibility. Nil is the unrestricted local user.
+	Principal *Principal
 }
 
 // Service decides commands against the current state of aggregates and
@@ -163,6 +166,9 @@ type aggregate[A any] interface {
 	apply(*events.Recorded) error
 	hist() *history
 	team() string
+	// authorize says whether p may change the aggregate: not found when p
+	// may not even see it, forbidden when p may see but not change it.
+	authorize(p *Principal) error
 }
 
 func (a *experimentAggregate) hist() *history { return &a.history }
@@ -217,6 +223,9 @@ func write[A aggregate[A]](ctx context.Context, s *Service, k kind[A], id string
 		}
 		if !a.exists() {
 			return zero, notFound(k.name, id)
+		}
+		if err := a.authorize(meta.Principal); err != nil {
+			return zero, err
 		}
 		h := a.hist()
 		if pos, ok := h.keys[meta.IdempotencyKey]; ok && meta.IdempotencyKey != "" {

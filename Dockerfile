@@ -1,0 +1,15 @@
+# Builds both failforward binaries; docker-compose.yml runs each as its
+# own service.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/api ./cmd/api \
+ && CGO_ENABLED=0 go build -trimpath -o /out/projector ./cmd/projector
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/api /out/projector /usr/local/bin/
+USER nonroot
+EXPOSE 8080 9090
+ENTRYPOINT ["/usr/local/bin/api"]

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+)
+
+// config is the api's configuration: each field has an environment
+// variable and a flag of the same meaning; a flag wins.
+type config struct {
+	Addr        string
+	NATSURL     string
+	DatabaseURL string
+	DataDir     string
+	AuthFile    string
+	// WritesPerSecond and WriteBurst limit each token's writes.
+	WritesPerSecond float64
+	WriteBurst      int
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{
+		Addr:        envOr(getenv, "ADDR", "127.0.0.1:8080"),
+		NATSURL:     getenv("NATS_URL"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		DataDir:     envOr(getenv, "DATA_DIR", "data"),
+		AuthFile:    getenv("AUTH_FILE"),
+	}
+	var errs []error
+	if v := getenv("WRITES_PER_SECOND"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("WRITES_PER_SECOND %q must be a positive number", v))
+		}
+		c.WritesPerSecond = f
+	}
+	if v := getenv("WRITE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("WRITE_BURST %q must be a positive whole number", v))
+		}
+		c.WriteBurst = n
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to serve HTTP on (ADDR)")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server with the TRACKER stream (NATS_URL); empty runs an embedded JetStream server")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "read-model database, postgres:// or sqlite:<path> (DATABASE_URL); empty uses SQLite in the data directory")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "where embedded mode keeps its data (DATA_DIR)")
+	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
+	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
+	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ADDR %q: %w", c.Addr, err))
+	} else if c.AuthFile == "" && !isLoopback(host) {
+		errs = append(errs, fmt.Errorf("ADDR %q is not a loopback address: without AUTH_FILE every request acts as a local admin, so the API serves only 127.0.0.1, ::1 or localhost", c.Addr))
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// embeddedNATS reports whether the api runs its own JetStream server.
+func (c config) embeddedNATS() bool { return c.NATSURL == "" }
+
+// inProcessProjector reports whether the api projects events itself: it
+// does unless both the event store and the read store are external, in
+// which case cmd/projector is expected to run beside it.
+func (c config) inProcessProjector() bool { return c.NATSURL == "" || c.DatabaseURL == "" }
+
+func (c config) readStoreURL() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "readmodels.db")
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

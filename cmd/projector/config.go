@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"net/url"
+)
+
+// config is the projector's configuration: each field has an environment
+// variable and a flag of the same meaning; a flag wins.
+type config struct {
+	NATSURL     string
+	DatabaseURL string
+	MetricsAddr string
+	// Strict is the rebuild's -strict flag.
+	Strict bool
+}
+
+// parseConfig reads the environment, then the flags of the command name
+// (run or rebuild).
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{
+		NATSURL:     getenv("NATS_URL"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server with the TRACKER stream (NATS_URL), required")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "read-model database, postgres:// or sqlite:<path> (DATABASE_URL), required")
+	if name == "rebuild" {
+		fs.BoolVar(&c.Strict, "strict", false, "fail, leaving the live tables as they are, if any event cannot be applied")
+	} else {
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address serving /metrics, /healthz and /readyz (METRICS_ADDR)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, errors.New("unexpected arguments: " + fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("NATS_URL (-nats-url) is required: the projector reads the stream of an external NATS server"))
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL (-database-url) is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// redactedNATSURL is the NATS URL without its password, for logs.
+func (c config) redactedNATSURL() string {
+	u, err := url.Parse(c.NATSURL)
+	if err != nil || u.User == nil {
+		return c.NATSURL
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,313 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/failforward/failforward/internal/auth"
+	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/httpapi"
+	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
+	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/readstore/readstoretest"
+)
+
+// contractAPI is the API over real parts: an embedded JetStream event
+// store, the domain service, a SQLite read store that the test projects
+// into explicitly, and real HTTP on a free port. Three tokens stand for
+// the viewers that access control tells apart.
+type contractAPI struct {
+	store      *events.Store
+	svc        *experiments.Service
+	db         *readstore.DB
+	projection *readmodel.Projection
+	api        *httpapi.Server
+	registry   *prometheus.Registry
+	url        string
+	// Bearer tokens: a member of growth, a viewer of platform only, and a
+	// lead who sees every team.
+	insider, outsider, lead string
+}
+
+func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
+	t.Helper()
+	ctx := context.Background()
+	_, nc := natsembedtest.Start(t)
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := readstoretest.Open(t, readstore.SQLite)
+	projection, err := readmodel.NewProjection(db.Dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &contractAPI{store: store, svc: svc, db: db, projection: projection, registry: prometheus.NewRegistry()}
+	var file auth.File
+	for _, u := range []struct {
+		name  string
+		role  experiments.Role
+		teams []string
+		token *string
+	}{
+		{"insider", experiments.RoleMember, []string{"growth"}, &f.insider},
+		{"outsider", experiments.RoleViewer, []string{"platform"}, &f.outsider},
+		{"lead", experiments.RoleLead, nil, &f.lead},
+	} {
+		token, entry, err := auth.NewToken(u.name, u.role, u.teams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*u.token = token
+		file.Tokens = append(file.Tokens, entry)
+	}
+	tokens, err := auth.New(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.api, err = httpapi.New(httpapi.Config{
+		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Events: store, Tokens: tokens,
+		Registry: f.registry, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StreamKeepAlive: keepAlive,
+		MinPositionWait: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f.api)
+	// Cleanups run last first: streams end before the server waits for
+	// its handlers.
+	t.Cleanup(srv.Close)
+	t.Cleanup(f.api.CloseStreams)
+	f.url = srv.URL
+	return f
+}
+
+// project applies every event the read store has not seen yet, as the
+// projector would, in one transaction with the checkpoint.
+func (f *contractAPI) project(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	pos, err := f.db.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := f.store.LastSequence(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last <= pos {
+		return
+	}
+	var recs []events.Recorded
+	for seq := pos + 1; seq <= last; seq++ {
+		rec, err := f.store.Get(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	tx, err := f.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	skipped, err := f.projection.ApplyBatch(ctx, tx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) > 0 {
+		t.Fatalf("projection skipped %+v", skipped)
+	}
+	if err := readstore.SetPosition(ctx, tx, last); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// do sends one request as token and returns the response with its body
+// read.
+func (f *contractAPI) do(t *testing.T, method, path, token string, body any) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, f.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, b
+}
+
+// openStreams reports how many event streams the server is serving, from
+// its own gauge.
+func (f *contractAPI) openStreams(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := f.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "http_event_streams_open" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no http_event_streams_open metric")
+	return 0
+}
+
+// sseMessage is one server-sent event message as a client parses it.
+type sseMessage struct {
+	id, event, data string
+	hasID           bool
+}
+
+// sseStream is an open GET /v1/events response, read by a goroutine that
+// ends when the body is closed.
+type sseStream struct {
+	resp *http.Response
+	msgs chan sseMessage
+}
+
+// openStream starts GET /v1/events?query as token, resuming after
+// lastID when it is not empty, and fails the test unless it is accepted.
+func (f *contractAPI) openStream(t *testing.T, token, query, lastID string) *sseStream {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.url+"/v1/events?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("GET /v1/events?%s = %d %s: %s", query, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	s := &sseStream{resp: resp, msgs: make(chan sseMessage, 1000)}
+	go func() {
+		defer close(s.msgs)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var m sseMessage
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				s.msgs <- m
+				m = sseMessage{}
+				continue
+			}
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "id":
+				m.id, m.hasID = value, true
+			case "event":
+				m.event = value
+			case "data":
+				m.data += value
+			}
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *sseStream) close() { s.resp.Body.Close() }
+
+// next returns the next message that carries an event, skipping
+// retry, keep-alive and id-only messages.
+func (s *sseStream) next(t *testing.T) sseMessage {
+	t.Helper()
+	for {
+		m := s.nextAny(t)
+		if m.data != "" {
+			return m
+		}
+	}
+}
+
+// nextAny returns the next message of any kind.
+func (s *sseStream) nextAny(t *testing.T) sseMessage {
+	t.Helper()
+	select {
+	case m, ok := <-s.msgs:
+		if !ok {
+			t.Fatal("the event stream ended")
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message from the event stream within 10s")
+	}
+	return sseMessage{}
+}
+
+// envelope decodes an event message's data.
+func (m sseMessage) envelope(t *testing.T) events.Envelope {
+	t.Helper()
+	var env events.Envelope
+	if err := json.Unmarshal([]byte(m.data), &env); err != nil {
+		t.Fatalf("event %s data is not an envelope: %v", m.id, err)
+	}
+	return env
+}
+
+// waitUntil polls cond until it holds or ten seconds pass.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var testMeta = experiments.Meta{Actor: "tester"}

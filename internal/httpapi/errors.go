@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Error codes the API answers with beside those of the domain.
+const (
+	codeMalformed     = "malformed"
+	codeTooLarge      = "too_large"
+	codeNotCaughtUp   = "not_caught_up"
+	codeInternal      = "internal"
+	codeUnsupported   = "unsupported_media_type"
+	codeMethodMissing = "not_found"
+)
+
+// errorBody is the JSON shape of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// apiError is an error the HTTP layer itself raises, with its status.
+type apiError struct {
+	status int
+	detail errorDetail
+}
+
+func (e *apiError) Error() string { return e.detail.Message }
+
+func badRequest(code, field, format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, errorDetail{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}}
+}
+
+// statusOf maps a domain error code to its HTTP status. This is the one
+// place where that mapping lives.
+func statusOf(code experiments.Code) int {
+	switch code {
+	case experiments.CodeInvalid:
+		return http.StatusBadRequest
+	case experiments.CodeNotFound:
+		return http.StatusNotFound
+	case experiments.CodeConflict:
+		return http.StatusConflict
+	case experiments.CodePrecondition:
+		return http.StatusPreconditionFailed
+	case experiments.CodeForbidden:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as JSON with the status its kind calls for. Only
+// internal errors are logged, and their text is never shown to the user.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ae     *apiError
+		de     *experiments.Error
+		status int
+		detail errorDetail
+	)
+	switch {
+	case errors.As(err, &ae):
+		status, detail = ae.status, ae.detail
+	case errors.As(err, &de):
+		status, detail = statusOf(de.Code), errorDetail{Code: string(de.Code), Message: de.Message, Field: de.Field}
+	case errors.Is(err, readmodel.ErrNotFound):
+		status, detail = http.StatusNotFound, errorDetail{Code: string(experiments.CodeNotFound), Message: "no such resource"}
+	case errors.Is(err, readmodel.ErrBadCursor):
+		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Field: "cursor", Message: "is not a cursor this API gave out"}
+	case errors.Is(err, readstore.ErrNotCaughtUp):
+		w.Header().Set("Retry-After", "1")
+		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeNotCaughtUp, Field: "min_position", Message: "the read models have not reached that position yet; try again"}
+	default:
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		status, detail = http.StatusInternalServerError, errorDetail{Code: codeInternal, Message: "internal error"}
+	}
+	writeJSON(w, status, errorBody{detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client went away; nothing to tell it
+}
+
+// decode reads a JSON body into dst strictly: one object, no unknown
+// fields, at most MaxBodyBytes.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{http.StatusUnsupportedMediaType, errorDetail{Code: codeUnsupported, Message: "send the body as application/json"}}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			return badRequest(codeMalformed, "", "the body must hold one JSON object and nothing after it")
+		}
+		return nil
+	}
+	var (
+		maxErr    *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return &apiError{http.StatusRequestEntityTooLarge, errorDetail{Code: codeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}}
+	case errors.As(err, &syntaxErr):
+		return badRequest(codeMalformed, "", "the body is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case errors.Is(err, io.EOF):
+		return badRequest(codeMalformed, "", "the body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest(codeMalformed, "", "the body ends in the middle of a JSON value")
+	case errors.As(err, &typeErr):
+		return badRequest(string(experiments.CodeInvalid), typeErr.Field, "must be a JSON %s", typeErr.Type.Kind())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for unknown fields; its message
+		// is the only place the field's name is given.
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badRequest(string(experiments.CodeInvalid), field, "is not a field of this request")
+	}
+	return badRequest(codeMalformed, "", "the body cannot be read as this request: %v", err)
+}

@@ -1,0 +1,49 @@
+package httpapi
+
+import "net/http"
+
+// routes registers every route of the API; this is the one list of them.
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /v1/experiments", s.handleRegisterExperiment)
+	m.HandleFunc("PATCH /v1/experiments/{id}", s.handleReviseExperiment)
+	m.HandleFunc("POST /v1/experiments/{id}/start", s.handleStartExperiment)
+	m.HandleFunc("POST /v1/experiments/{id}/conclude", s.handleConcludeExperiment)
+	m.HandleFunc("POST /v1/experiments/{id}/outcome", s.handleReviseOutcome)
+	m.HandleFunc("POST /v1/experiments/{id}/abandon", s.handleAbandonExperiment)
+	m.HandleFunc("POST /v1/experiments/{id}/learnings", s.handleRecordLearning)
+	m.HandleFunc("POST /v1/innovations", s.handleRecordInnovation)
+	m.HandleFunc("POST /v1/innovations/{id}/links", s.handleLinkExperiment)
+	m.HandleFunc("DELETE /v1/innovations/{id}/links/{experiment_id}", s.handleUnlinkExperiment)
+
+	m.HandleFunc("GET /v1/experiments", s.handleListExperiments)
+	m.HandleFunc("GET /v1/experiments/{id}", s.handleGetExperiment)
+	m.HandleFunc("GET /v1/experiments/{id}/history", s.handleHistory)
+	m.HandleFunc("GET /v1/experiments/{id}/lineage", s.handleExperimentLineage)
+	m.HandleFunc("GET /v1/innovations", s.handleListInnovations)
+	m.HandleFunc("GET /v1/innovations/{id}", s.handleGetInnovation)
+	m.HandleFunc("GET /v1/innovations/{id}/history", s.handleHistory)
+	m.HandleFunc("GET /v1/innovations/{id}/lineage", s.handleInnovationLineage)
+	m.HandleFunc("GET /v1/learnings", s.handleLearnings)
+	m.HandleFunc("GET /v1/dashboard/outcomes", s.handleOutcomes)
+	m.HandleFunc("GET /v1/dashboard/failures", s.handleFailures)
+	m.HandleFunc("GET /v1/events", s.handleEvents)
+
+	m.HandleFunc("GET /healthz", s.handleHealthz)
+	m.HandleFunc("GET /readyz", s.handleReadyz)
+	m.Handle("GET /metrics", s.handleMetrics())
+	m.HandleFunc("/v1/", s.handleNotFound)
+	m.HandleFunc("/", s.handleUI)
+}
+
+func (s *Server) handleUI(w http.ResponseWriter, r *http.Request) {
+	if s.ui == nil {
+		s.handleNotFound(w, r)
+		return
+	}
+	s.ui.ServeHTTP(w, r)
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: codeMethodMissing, Message: "no such route: " + r.Method + " " + r.URL.Path}})
+}

@@ -1,0 +1,157 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+// Applier folds a batch of events into the read models inside tx, the
+// transaction that also records the projector's position. Events it
+// cannot apply it returns as skipped, with the reason; an error means the
+// batch failed as a whole (the transaction is rolled back and retried).
+type Applier interface {
+	ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.Recorded) ([]readstore.Skipped, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultStream            = "TRACKER"
+	DefaultDeadLetterSubject = "failforward.deadletter"
+	DefaultDeadLetterStream  = "TRACKER_DEADLETTER"
+	DefaultBatchSize         = 500
+	DefaultFlushInterval     = 20 * time.Millisecond
+)
+
+// Config configures a Projector.
+type Config struct {
+	// Conn is the NATS connection to consume through; the Projector does
+	// not close it. Either Conn or NATSURL is required.
+	Conn *nats.Conn
+	// NATSURL is dialled by Run, which then owns and closes the
+	// connection, when Conn is nil.
+	NATSURL string
+	// Stream is the JetStream stream of events; "TRACKER" by default.
+	Stream string
+	// Subject filters the stream; every subject under tracker by default.
+	// The projector expects contiguous sequences, so a filter that leaves
+	// some of the stream's messages out reads as gaps.
+	Subject string
+	// DB is the read-model database holding the rows and the checkpoint.
+	// Required.
+	DB *readstore.DB
+	// Applier writes the read models. Required.
+	Applier Applier
+	// BatchSize is the most events applied in one transaction; 500 by
+	// default.
+	BatchSize int
+	// FlushInterval is the longest a batch waits to fill after its first
+	// event arrived; 20ms by default. It bounds how far the read models
+	// lag behind a quiet stream.
+	FlushInterval time.Duration
+	// DeadLetterSubject receives every event the projector skipped, with
+	// the reason in its headers; "failforward.deadletter" by default. It
+	// must lie outside the event stream's subjects. "-" publishes no dead
+	// letters (skips are still recorded in the read store): a rebuild
+	// uses it, since the live projector has published them already.
+	DeadLetterSubject string
+	// DeadLetterStream is the stream the projector creates, if missing, to
+	// keep dead letters; "TRACKER_DEADLETTER" by default. Set it to "-"
+	// to publish dead letters on plain NATS, kept by no stream.
+	DeadLetterStream string
+	// Registerer receives the projector's metrics. Nil: they go to a
+	// private registry and are not exposed.
+	Registerer prometheus.Registerer
+	// Logger receives the projector's log lines; nil discards them.
+	Logger *slog.Logger
+	// Strict makes any skipped event fatal: the batch is rolled back and
+	// Run returns an error wrapping ErrSkipped. Rebuilds use it to refuse
+	// a read model with holes in it.
+	Strict bool
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+	// RetryMin and RetryMax bound the backoff between attempts after a
+	// failed batch or a lost subscription; 100ms and 10s by default.
+	RetryMin, RetryMax time.Duration
+	// LagInterval is how often the stream's last sequence is read for the
+	// lag metric while no events flow; 5s by default.
+	LagInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Subject == "" {
+		c.Subject = events.SubjectRoot + ".>"
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.DeadLetterSubject == "" {
+		c.DeadLetterSubject = DefaultDeadLetterSubject
+	}
+	if c.DeadLetterStream == "" {
+		c.DeadLetterStream = DefaultDeadLetterStream
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = 5 * time.Second
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Conn == nil && c.NATSURL == "" {
+		errs = append(errs, errors.New("a NATS connection or URL is required"))
+	}
+	if c.DB == nil {
+		errs = append(errs, errors.New("a read store is required"))
+	}
+	if c.Applier == nil {
+		errs = append(errs, errors.New("an applier is required"))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size %d must be at least 1", c.BatchSize))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush interval %s is negative", c.FlushInterval))
+	}
+	if c.DeadLetterSubject == c.Subject || subjectMatches(c.Subject, c.DeadLetterSubject) {
+		errs = append(errs, fmt.Errorf("dead-letter subject %s lies inside the event subjects %s", c.DeadLetterSubject, c.Subject))
+	}
+	if c.RetryMin < 0 || c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("retry backoff %s..%s is not a range", c.RetryMin, c.RetryMax))
+	}
+	if c.LagInterval < 0 {
+		errs = append(errs, fmt.Errorf("lag interval %s is negative", c.LagInterval))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,430 @@
+// Package projector keeps failforward's read models up to date with the
+// event stream. It consumes the JetStream stream through a Watermill
+// router, applies events in batches, and writes its position (the last
+// stream sequence applied) in the same transaction as the rows, so that
+// each event takes effect exactly once across crashes, redeliveries and
+// restarts. Rebuild replays the stream into fresh tables and swaps them in.
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+// ErrGap reports a stream sequence that is not the one after the last
+// event applied. The projector consumes the whole stream, so sequences
+// arrive contiguous: a gap is lost data or a bug, and the projector halts
+// rather than skip over it.
+var ErrGap = errors.New("gap in the event stream")
+
+// ErrCheckpointAhead reports a read store whose checkpoint lies beyond the
+// end of the stream: it was built from another stream, or the stream was
+// recreated. The projector refuses to guess.
+var ErrCheckpointAhead = errors.New("read store checkpoint is ahead of the event stream")
+
+// ErrSkipped reports, in strict mode, an event that could not be decoded
+// or applied.
+var ErrSkipped = errors.New("event skipped in strict mode")
+
+// errCheckpointMoved reports that something else wrote the checkpoint
+// since this projector last did: a rebuild that swapped fresh tables in,
+// or a second projector. The batch is rolled back and the projector
+// resumes from the checkpoint it finds.
+var errCheckpointMoved = errors.New("checkpoint moved under the projector")
+
+// errBadMessage reports a message without the stream metadata the
+// Subscriber sets: a wiring bug, not a bad event.
+var errBadMessage = errors.New("message without stream metadata")
+
+func isFatal(err error) bool {
+	return errors.Is(err, ErrGap) || errors.Is(err, ErrCheckpointAhead) ||
+		errors.Is(err, ErrSkipped) || errors.Is(err, errBadMessage)
+}
+
+// Projector applies the event stream to the read models. Create it with
+// New and start it with Run.
+type Projector struct {
+	cfg  Config
+	m    *metrics
+	wm   wmetrics.HandlerPrometheusMetricsMiddleware
+	wlog watermill.LoggerAdapter
+
+	position   atomic.Uint64
+	streamLast atomic.Uint64
+	running    atomic.Bool
+
+	readyTarget atomic.Int64 // -1 until the first session read the stream
+	ready       chan struct{}
+	readyOnce   sync.Once
+}
+
+// New validates cfg, registers the projector's metrics and returns a
+// Projector ready to Run.
+func New(cfg Config) (p *Projector, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("projector config: %w", err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	p = &Projector{
+		cfg:   cfg,
+		m:     m,
+		ready: make(chan struct{}),
+		// Watermill's router logs every start and stop at info; they are
+		// routine here, since a session restarts after each failed batch.
+		wlog: watermill.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "watermill"), map[slog.Level]slog.Level{
+			slog.LevelInfo: slog.LevelDebug,
+		}),
+	}
+	p.readyTarget.Store(-1)
+	// The Watermill metrics builder panics when its collector clashes with
+	// one already registered; turn that into an error.
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("register watermill metrics: %v", r)
+		}
+	}()
+	p.wm = wmetrics.NewPrometheusMetricsBuilder(cfg.Registerer, "projector", "watermill").NewRouterMiddleware()
+	return p, nil
+}
+
+// Position returns the stream sequence of the last event the projector
+// committed to the read models (or found there when it started).
+func (p *Projector) Position() uint64 { return p.position.Load() }
+
+// Lag returns how many events of the stream, as last seen, are not
+// applied yet.
+func (p *Projector) Lag() uint64 {
+	last, pos := p.streamLast.Load(), p.position.Load()
+	if last <= pos {
+		return 0
+	}
+	return last - pos
+}
+
+// Ready is closed once the projector has applied every event that was in
+// the stream when Run started: the read models are then as fresh as the
+// stream, give or take the events written since.
+func (p *Projector) Ready() <-chan struct{} { return p.ready }
+
+// Run consumes the stream until ctx ends, then finishes the batch in hand
+// and returns nil. A failed batch or a lost subscription is retried with
+// backoff from the checkpoint in the read store. Run returns an error only
+// for what retrying cannot mend: a gap in the stream (ErrGap), a
+// checkpoint beyond the stream (ErrCheckpointAhead), or a skip in strict
+// mode (ErrSkipped).
+func (p *Projector) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("projector is already running")
+	}
+	defer p.running.Store(false)
+	nc := p.cfg.Conn
+	if nc == nil {
+		var err error
+		nc, err = nats.Connect(p.cfg.NATSURL, nats.Name("failforward-projector"), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect to NATS: %w", err)
+		}
+		defer nc.Close()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("projector: %w", err)
+	}
+	dl, err := newDeadLetters(p.cfg, nc, p.m)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer func() { stopLag(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.watchStream(lagCtx, js)
+	}()
+
+	backoff := p.cfg.RetryMin
+	for {
+		dl.ensureStream(ctx, js)
+		progressed, err := p.session(ctx, nc, js, dl)
+		if isFatal(err) {
+			p.cfg.Logger.Error("projector halted", "position", p.Position(), "err", err)
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if progressed || errors.Is(err, errCheckpointMoved) {
+			backoff = p.cfg.RetryMin
+		}
+		if errors.Is(err, errCheckpointMoved) {
+			// Expected after a rebuild swapped fresh tables in.
+			p.cfg.Logger.Info("projector resuming from a checkpoint written elsewhere", "err", err)
+		} else {
+			p.cfg.Logger.Warn("projector resuming from its checkpoint", "position", p.Position(), "after", backoff, "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, p.cfg.RetryMax)
+	}
+}
+
+// session consumes from the checkpoint until ctx ends, a batch fails or
+// the subscription ends. It reports whether it committed anything.
+func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) (progressed bool, err error) {
+	pos, err := p.cfg.DB.Position(ctx)
+	if err != nil {
+		return false, err
+	}
+	p.setPosition(pos)
+	last, err := p.readStreamLast(ctx, js)
+	if err != nil {
+		return false, err
+	}
+	if pos > last {
+		return false, fmt.Errorf("%w: checkpoint %d, stream %s ends at %d", ErrCheckpointAhead, pos, p.cfg.Stream, last)
+	}
+	p.readyTarget.CompareAndSwap(-1, int64(last))
+	p.checkReady()
+
+	sub, err := NewSubscriber(SubscriberConfig{
+		Conn:            nc,
+		Stream:          p.cfg.Stream,
+		StartSequence:   pos + 1,
+		PullMaxMessages: 2 * p.cfg.BatchSize,
+		Logger:          p.cfg.Logger,
+	})
+	if err != nil {
+		return false, err
+	}
+	defer sub.Close()
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, p.wlog)
+	if err != nil {
+		return false, fmt.Errorf("projector router: %w", err)
+	}
+	// Recoverer first, so that it also catches panics in the others.
+	router.AddMiddleware(middleware.Recoverer, correlationFromEnvelope, middleware.CorrelationID, p.wm.Middleware)
+
+	// The batcher queue holds two batches, so that the handler keeps
+	// decoding the next batch while the previous one commits.
+	items := make(chan item, 2*p.cfg.BatchSize)
+	stop := make(chan struct{})
+	b := &batcher{p: p, dl: dl, pos: pos}
+	batcherDone := make(chan struct{})
+	var batchErr error
+	// Database work outlives ctx by a bounded grace period, so that
+	// shutdown finishes the batch in hand instead of abandoning it.
+	dbCtx, cancelDB := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDB()
+	go func() {
+		defer close(batcherDone)
+		batchErr = b.run(dbCtx, items, stop)
+	}()
+	router.AddConsumerHandler("projector", p.cfg.Subject, sub, p.handle(items, batcherDone))
+
+	routerCtx, stopRouter := context.WithCancel(ctx)
+	defer stopRouter()
+	routerDone := make(chan struct{})
+	var routerErr error
+	go func() {
+		defer close(routerDone)
+		routerErr = router.Run(routerCtx)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case <-batcherDone:
+	case <-routerDone:
+	}
+	stopRouter()
+	// A router that is closed before it runs its handlers, or whose
+	// subscribe failed, waits out its whole close timeout for handlers
+	// that never started: close it only once it runs.
+	select {
+	case <-router.Running():
+		if err := router.Close(); err != nil {
+			p.cfg.Logger.Warn("projector router close", "err", err)
+		}
+	case <-routerDone:
+	}
+	<-routerDone
+	sub.Close()
+	// Every handler has returned, so nothing sends to items any more:
+	// the batcher applies what is queued and stops.
+	close(stop)
+	grace := time.AfterFunc(30*time.Second, cancelDB)
+	<-batcherDone
+	grace.Stop()
+
+	progressed = b.committed > 0
+	switch {
+	case batchErr != nil:
+		return progressed, batchErr
+	case ctx.Err() != nil:
+		return progressed, nil
+	case routerErr != nil:
+		return progressed, fmt.Errorf("projector subscription: %w", routerErr)
+	}
+	return progressed, errors.New("projector subscription ended")
+}
+
+// handle is the router's handler: it decodes the message and queues it
+// for the batcher. It returns, and so acks, before the event is committed:
+// the ack is flow control only, and the checkpoint in the read store is
+// what a restart resumes from.
+func (p *Projector) handle(items chan<- item, batcherDone <-chan struct{}) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) error {
+		it := decodeItem(msg)
+		select {
+		case items <- it:
+			return nil
+		case <-batcherDone:
+			return errors.New("projector batcher stopped")
+		case <-msg.Context().Done():
+			return msg.Context().Err()
+		}
+	}
+}
+
+// item is one message on its way to the batcher: a decoded event, or the
+// reason it could not be decoded.
+type item struct {
+	seq     uint64
+	pending uint64
+	raw     []byte
+	meta    message.Metadata
+	rec     events.Recorded
+	skip    *readstore.Skipped
+	err     error // a message the projector cannot place in the stream
+}
+
+func decodeItem(msg *message.Message) (it item) {
+	seq, err := strconv.ParseUint(msg.Metadata.Get(MetadataSequence), 10, 64)
+	if err != nil || seq == 0 {
+		return item{err: fmt.Errorf("%w: message %s", errBadMessage, msg.UUID)}
+	}
+	pending, _ := strconv.ParseUint(msg.Metadata.Get(MetadataPending), 10, 64)
+	it = item{seq: seq, pending: pending, raw: msg.Payload, meta: msg.Metadata}
+	skip := func(reason string) {
+		it.skip = &readstore.Skipped{
+			Position:  seq,
+			EventID:   msg.Metadata.Get(events.HeaderID),
+			EventType: msg.Metadata.Get(events.HeaderType),
+			Reason:    reason,
+		}
+	}
+	// A panic while decoding one event skips that event; it must not stop
+	// the projector or loop on redelivery.
+	defer func() {
+		if r := recover(); r != nil {
+			skip(fmt.Sprintf("panic while decoding: %v", r))
+		}
+	}()
+	env, err := events.Decode(msg.Payload)
+	if err != nil {
+		skip(err.Error())
+		return it
+	}
+	if middleware.MessageCorrelationID(msg) == "" && env.CorrelationID != "" {
+		middleware.SetCorrelationID(env.CorrelationID, msg)
+	}
+	it.rec = events.Recorded{Envelope: env, StreamSubject: msg.Metadata.Get(MetadataSubject), Sequence: seq}
+	return it
+}
+
+// correlationFromEnvelope carries the event's correlation id, which the
+// event store copies from the envelope into a NATS header, into the
+// Watermill metadata where middleware and logs look for it.
+func correlationFromEnvelope(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		if id := msg.Metadata.Get(events.HeaderCorrelationID); id != "" {
+			middleware.SetCorrelationID(id, msg)
+		}
+		return h(msg)
+	}
+}
+
+func (p *Projector) setPosition(pos uint64) {
+	p.position.Store(pos)
+	p.m.position.Set(float64(pos))
+	p.updateLag()
+	p.checkReady()
+}
+
+func (p *Projector) observeStreamLast(last uint64) {
+	for {
+		cur := p.streamLast.Load()
+		if last <= cur || p.streamLast.CompareAndSwap(cur, last) {
+			break
+		}
+	}
+	p.m.streamLast.Set(float64(p.streamLast.Load()))
+	p.updateLag()
+}
+
+func (p *Projector) updateLag() { p.m.lag.Set(float64(p.Lag())) }
+
+func (p *Projector) checkReady() {
+	target := p.readyTarget.Load()
+	if target >= 0 && p.position.Load() >= uint64(target) {
+		p.readyOnce.Do(func() { close(p.ready) })
+	}
+}
+
+// readStreamLast asks the stream for its last sequence.
+func (p *Projector) readStreamLast(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, p.cfg.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", p.cfg.Stream, err)
+	}
+	last := s.CachedInfo().State.LastSeq
+	p.observeStreamLast(last)
+	return last, nil
+}
+
+// watchStream refreshes the stream's last sequence while no events flow,
+// so that the lag metric shows a projector that is stuck.
+func (p *Projector) watchStream(ctx context.Context, js jetstream.JetStream) {
+	t := time.NewTicker(p.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if info, err := js.Stream(sctx, p.cfg.Stream); err == nil {
+			p.observeStreamLast(info.CachedInfo().State.LastSeq)
+		}
+		cancel()
+	}
+}

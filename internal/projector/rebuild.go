@@ -1,0 +1,248 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+// DefaultRebuildBatchSize is RebuildConfig's default batch size.
+const DefaultRebuildBatchSize = 2000
+
+// RebuildConfig configures Rebuild.
+type RebuildConfig struct {
+	// Conn is the NATS connection to replay through; Rebuild does not
+	// close it. Either Conn or NATSURL is required.
+	Conn *nats.Conn
+	// NATSURL is dialled when Conn is nil.
+	NATSURL string
+	// Stream and Subject name what to replay, as in Config.
+	Stream, Subject string
+	// DatabaseURL is the live read store, as readstore.Open takes it. The
+	// fresh tables are built beside it: in the schema failforward_rebuild
+	// of the same Postgres database, or in the file <path>.rebuild next
+	// to a SQLite one. Required.
+	DatabaseURL string
+	// Applier writes the read models. Required.
+	Applier Applier
+	// Strict fails the rebuild, leaving the live tables as they were,
+	// when any event is skipped.
+	Strict bool
+	// BatchSize is the most events per transaction; 2,000 by default.
+	// Larger than the live projector's 500: a rebuild is all replay, its
+	// transactions touch tables no reader sees yet, and on Postgres 2,000
+	// events per batch replay about a third faster than 500.
+	BatchSize int
+	// Progress receives the progress of the replay: a bar when it is a
+	// terminal, a line every ProgressInterval (2s by default) otherwise.
+	// Nil shows nothing.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	// Logger receives log lines; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+func (c *RebuildConfig) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultRebuildBatchSize
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *RebuildConfig) Validate() error {
+	var errs []error
+	if c.Conn == nil && c.NATSURL == "" {
+		errs = append(errs, errors.New("a NATS connection or URL is required"))
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("a database URL is required"))
+	}
+	if c.Applier == nil {
+		errs = append(errs, errors.New("an applier is required"))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size %d must be at least 1", c.BatchSize))
+	}
+	if c.ProgressInterval < 0 {
+		errs = append(errs, fmt.Errorf("progress interval %s is negative", c.ProgressInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// blueGreen is a fresh read store beside the live one, and the way to
+// swap it in.
+type blueGreen interface {
+	// fresh is the empty, migrated store to replay into.
+	fresh() *readstore.DB
+	// swap replaces the live tables with the fresh ones in one
+	// transaction.
+	swap(ctx context.Context) error
+	// close removes whatever is left of the fresh store.
+	close()
+}
+
+// Rebuild replays the whole stream into fresh read-model tables beside the
+// live ones and, once they have caught up with the stream, swaps them in
+// atomically (blue/green): readers see the old tables until the swap
+// commits and the new ones after, never an empty or partial read model.
+//
+// A projector running against the live tables during the rebuild keeps
+// serving; after the swap it finds the checkpoint moved, and resumes from
+// the rebuilt one. On any failure, and in strict mode on any skip, the
+// live tables are left untouched and the fresh ones are dropped.
+func Rebuild(ctx context.Context, cfg RebuildConfig) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("rebuild config: %w", err)
+	}
+	live, err := readstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	defer live.Close()
+	// The live tables must have the shape the fresh ones will have, and
+	// must exist, so that the swap replaces each of them.
+	if err := live.Migrate(ctx); err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	nc := cfg.Conn
+	if nc == nil {
+		if nc, err = nats.Connect(cfg.NATSURL, nats.Name("failforward-rebuild")); err != nil {
+			return fmt.Errorf("rebuild: connect to NATS: %w", err)
+		}
+		defer nc.Close()
+	}
+
+	var bg blueGreen
+	switch live.Dialect {
+	case readstore.Postgres:
+		bg, err = preparePostgres(ctx, live, cfg.DatabaseURL)
+	case readstore.SQLite:
+		bg, err = prepareSQLite(ctx, live)
+	default:
+		err = fmt.Errorf("unsupported read store %s", live.Dialect)
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	defer bg.close()
+
+	start := cfg.Now()
+	pos, err := replay(ctx, cfg, nc, bg.fresh())
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	if err := bg.swap(ctx); err != nil {
+		return fmt.Errorf("rebuild: swap the rebuilt tables in: %w", err)
+	}
+	cfg.Logger.Info("rebuild swapped in", "position", pos, "took", cfg.Now().Sub(start).Round(time.Millisecond))
+	return nil
+}
+
+// replay runs a projector on db until it has applied the stream up to its
+// last sequence as read just before stopping, and returns its position.
+func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore.DB) (uint64, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	last := func() (uint64, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, cfg.Stream)
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: %w", cfg.Stream, err)
+		}
+		return s.CachedInfo().State.LastSeq, nil
+	}
+	total, err := last()
+	if err != nil {
+		return 0, err
+	}
+	p, err := New(Config{
+		Conn: nc, Stream: cfg.Stream, Subject: cfg.Subject, DB: db, Applier: cfg.Applier,
+		BatchSize: cfg.BatchSize, Strict: cfg.Strict, Logger: cfg.Logger, Now: cfg.Now,
+		// The live projector has published the dead letters already; the
+		// skips are recorded in the fresh tables all the same.
+		DeadLetterSubject: "-",
+		// A private registry: the live projector's metrics are the ones
+		// that matter on /metrics.
+		Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		return 0, err
+	}
+	cfg.Logger.Info("rebuild replaying", "stream", cfg.Stream, "events", total, "into", db.Location)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	finish := func() error {
+		stop()
+		return <-done
+	}
+
+	prog := newProgress(cfg.Progress, cfg.ProgressInterval, cfg.Now, 0, total)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err == nil {
+				err = errors.New("replay stopped")
+			}
+			return 0, fmt.Errorf("replay: %w", err)
+		case <-ctx.Done():
+			_ = finish()
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+		pos := p.Position()
+		prog.update(pos, max(total, pos))
+		if pos < total {
+			continue
+		}
+		// Caught up with the stream as it was: check it again, so that the
+		// swap happens as close to its end as it can.
+		if total, err = last(); err != nil {
+			_ = finish()
+			return 0, err
+		}
+		if pos < total {
+			continue
+		}
+		if err := finish(); err != nil {
+			return 0, fmt.Errorf("replay: %w", err)
+		}
+		pos = p.Position()
+		prog.done(pos, max(total, pos))
+		return pos, nil
+	}
+}

@@ -1,0 +1,297 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Metadata keys the Subscriber sets on every message besides the NATS
+// headers, which it copies as they are.
+const (
+	// MetadataStream is the name of the stream the message was read from.
+	MetadataStream = "jetstream_stream"
+	// MetadataSequence is the message's stream sequence, in decimal.
+	MetadataSequence = "jetstream_sequence"
+	// MetadataSubject is the subject the message was published on.
+	MetadataSubject = "jetstream_subject"
+	// MetadataPending is how many messages matching the subscription were
+	// still in the stream after this one when it was delivered, in decimal.
+	MetadataPending = "jetstream_pending"
+)
+
+// HeaderUUID carries a Watermill message's UUID through NATS. A message
+// without it gets its UUID from the CloudEvents id (Ce-Id), then from
+// Nats-Msg-Id, then from its stream and sequence.
+const HeaderUUID = "Watermill-Uuid"
+
+// SubscriberConfig configures a Subscriber.
+type SubscriberConfig struct {
+	// Conn is the NATS connection to read through. Required; the
+	// Subscriber never closes it.
+	Conn *nats.Conn
+	// Stream names the stream to read. Empty: the stream is looked up by
+	// the topic passed to Subscribe.
+	Stream string
+	// StartSequence is the first stream sequence delivered; 0 delivers
+	// the stream from its beginning.
+	StartSequence uint64
+	// NackResendDelay is how long a nacked message waits before it is
+	// delivered again; 100ms by default.
+	NackResendDelay time.Duration
+	// PullMaxMessages is how many messages the client buffers ahead of
+	// the handler; 1,000 by default. More smooths a replay; fewer holds
+	// less memory.
+	PullMaxMessages int
+	// Logger receives errors that end a subscription; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *SubscriberConfig) setDefaults() {
+	if c.NackResendDelay == 0 {
+		c.NackResendDelay = 100 * time.Millisecond
+	}
+	if c.PullMaxMessages == 0 {
+		c.PullMaxMessages = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *SubscriberConfig) Validate() error {
+	var errs []error
+	if c.Conn == nil {
+		errs = append(errs, errors.New("subscriber: a NATS connection is required"))
+	}
+	if c.NackResendDelay < 0 {
+		errs = append(errs, fmt.Errorf("subscriber: nack resend delay %s is negative", c.NackResendDelay))
+	}
+	if c.PullMaxMessages < 0 {
+		errs = append(errs, fmt.Errorf("subscriber: pull max messages %d is negative", c.PullMaxMessages))
+	}
+	return errors.Join(errs...)
+}
+
+// Subscriber is a Watermill message.Subscriber over a JetStream ordered
+// consumer: it delivers every message of a stream whose subject matches
+// the topic, in stream order, starting at a given sequence.
+//
+// It keeps no state on the server: an ordered consumer is ephemeral and
+// unacknowledged, so the Watermill ack is flow control only. A message is
+// delivered only after the one before it was acked; a nacked message is
+// delivered again, in place, after NackResendDelay. Whoever needs to
+// resume after a restart keeps its own position (the projector keeps it
+// in its database) and passes it as StartSequence.
+type Subscriber struct {
+	cfg SubscriberConfig
+	js  jetstream.JetStream
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{}
+	wg      sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// NewSubscriber returns a Subscriber configured by cfg.
+func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber: %w", err)
+	}
+	return &Subscriber{cfg: cfg, js: js, closing: make(chan struct{})}, nil
+}
+
+// ErrSubscriberClosed is returned by Subscribe after Close.
+var ErrSubscriberClosed = errors.New("subscriber is closed")
+
+// Subscribe starts delivering the messages whose subject matches topic (a
+// NATS subject, wildcards allowed). The channel is closed when ctx ends,
+// when the Subscriber is closed, or when the consumer fails for good (the
+// error is logged).
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrSubscriberClosed
+	}
+	// Setting up does not depend on ctx: a subscription whose context has
+	// already ended is made and closed at once, rather than failing, since
+	// Watermill's router leaks a goroutine when Subscribe fails.
+	setupCtx, cancelSetup := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelSetup()
+	stream := s.cfg.Stream
+	if stream == "" {
+		name, err := s.js.StreamNameBySubject(setupCtx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe %s: find its stream: %w", topic, err)
+		}
+		stream = name
+	}
+	ocfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{topic}}
+	if s.cfg.StartSequence > 1 {
+		ocfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		ocfg.OptStartSeq = s.cfg.StartSequence
+	}
+	cons, err := s.js.OrderedConsumer(setupCtx, stream, ocfg)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s on stream %s: %w", topic, stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.PullMaxMessages))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s on stream %s: %w", topic, stream, err)
+	}
+	// The subscription's context ends with the caller's or with Close,
+	// whichever comes first; every message's context derives from it.
+	subCtx, cancel := context.WithCancel(ctx)
+	out := make(chan *message.Message)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-subCtx.Done():
+		case <-s.closing:
+		}
+		cancel()
+		it.Stop()
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		defer cancel()
+		s.deliver(subCtx, stream, topic, it, out)
+		s.deleteConsumer(stream, cons)
+	}()
+	return out, nil
+}
+
+// deliver moves messages from the iterator to out, one at a time, each
+// after the previous one was acked.
+func (s *Subscriber) deliver(ctx context.Context, stream, topic string, it jetstream.MessagesContext, out chan<- *message.Message) {
+	for {
+		jm, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
+			} else if ctx.Err() == nil {
+				s.cfg.Logger.Warn("jetstream subscription closed", "stream", stream, "topic", topic, "err", err)
+			}
+			return
+		}
+		msg, err := toMessage(stream, jm)
+		if err != nil {
+			s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
+			return
+		}
+		if !s.deliverOne(ctx, msg, out) {
+			return
+		}
+	}
+}
+
+// deliverOne hands msg to out and waits for its ack, delivering it again
+// after each nack. It reports false when the subscription ended first.
+func (s *Subscriber) deliverOne(ctx context.Context, msg *message.Message, out chan<- *message.Message) bool {
+	for {
+		msgCtx, cancel := context.WithCancel(ctx)
+		msg.SetContext(msgCtx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			cancel()
+			return false
+		}
+		select {
+		case <-msg.Acked():
+			cancel()
+			return true
+		case <-msg.Nacked():
+			cancel()
+		case <-ctx.Done():
+			cancel()
+			return false
+		}
+		t := time.NewTimer(s.cfg.NackResendDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		msg = msg.Copy()
+	}
+}
+
+// deleteConsumer removes the ordered consumer at once instead of leaving
+// it for the server to reap after its inactivity threshold, so that a
+// projector that restarts often does not pile up consumers.
+func (s *Subscriber) deleteConsumer(stream string, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || s.cfg.Conn.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.js.DeleteConsumer(ctx, stream, info.Name)
+}
+
+// toMessage turns a JetStream message into a Watermill message with the
+// NATS headers and the stream position as metadata.
+func toMessage(stream string, jm jetstream.Msg) (*message.Message, error) {
+	md, err := jm.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("read jetstream metadata of %s: %w", jm.Subject(), err)
+	}
+	h := jm.Headers()
+	seq := strconv.FormatUint(md.Sequence.Stream, 10)
+	uuid := firstOf(h.Get(HeaderUUID), h.Get("Ce-Id"), h.Get(nats.MsgIdHdr), stream+":"+seq)
+	msg := message.NewMessage(uuid, jm.Data())
+	msg.Metadata = make(message.Metadata, len(h)+4)
+	for k, v := range h {
+		if len(v) > 0 && k != HeaderUUID {
+			msg.Metadata[k] = v[0]
+		}
+	}
+	msg.Metadata[MetadataStream] = stream
+	msg.Metadata[MetadataSequence] = seq
+	msg.Metadata[MetadataSubject] = jm.Subject()
+	msg.Metadata[MetadataPending] = strconv.FormatUint(md.NumPending, 10)
+	return msg, nil
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Close ends every subscription, closes their channels and waits for
+// their goroutines. It is safe to call more than once.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}

@@ -1,0 +1,38 @@
+package web
+
+import (
+	"math"
+	"net/http"
+
+	"github.com/failforward/failforward/internal/readmodel"
+)
+
+type backlogItem struct {
+	readmodel.BacklogItem
+	// WaitingDays is how long its learnings have waited for an innovation.
+	WaitingDays int
+}
+
+type backlogData struct {
+	Team  string
+	Items []backlogItem
+}
+
+// handleBacklog lists the failed experiments whose learnings no
+// innovation uses yet, oldest first: the longer a lesson waits, the more
+// likely it is forgotten.
+func (h *Handler) handleBacklog(w http.ResponseWriter, r *http.Request) {
+	pos := h.position(r.Context())
+	team := r.URL.Query().Get("team")
+	items, err := h.queries.FailureBacklog(r.Context(), h.viewer(r), readmodel.BacklogFilter{Unlinked: true, Team: team})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := backlogData{Team: team}
+	now := h.now()
+	for _, it := range items {
+		d.Items = append(d.Items, backlogItem{BacklogItem: it, WaitingDays: int(math.Max(0, now.Sub(it.ConcludedAt).Hours()/24))})
+	}
+	h.render(w, r, http.StatusOK, "backlog", page{Title: "Learning backlog", Nav: "backlog", Live: true, Position: pos, Data: d})
+}

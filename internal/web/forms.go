@@ -1,0 +1,299 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/failforward/failforward/internal/experiments"
+)
+
+// maxFormBytes bounds a posted form, as the API bounds a JSON body.
+const maxFormBytes = 1 << 20
+
+// form is a form as the user filled it in: the values are kept as typed,
+// so that a form shown again after an error loses nothing.
+type form struct {
+	Values url.Values
+	// Errors maps a form field to what is wrong with it.
+	Errors map[string]string
+	// Error is a problem with the form as a whole, such as a command the
+	// experiment's status does not allow.
+	Error string
+	// first is the first field in error, which gets the focus.
+	first string
+}
+
+func newForm(values url.Values) *form {
+	if values == nil {
+		values = url.Values{}
+	}
+	return &form{Values: values, Errors: map[string]string{}}
+}
+
+// Value returns what was typed into field name.
+func (f *form) Value(name string) string { return f.Values.Get(name) }
+
+// Checked reports whether value is among the values of field name, for
+// checkboxes.
+func (f *form) Checked(name, value string) bool {
+	for _, v := range f.Values[name] {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
+// Invalid reports whether the form has any error.
+func (f *form) Invalid() bool { return f.Error != "" || len(f.Errors) > 0 }
+
+func (f *form) setField(name, msg string) {
+	if _, ok := f.Errors[name]; ok {
+		return
+	}
+	if len(f.Errors) == 0 {
+		f.first = name
+	}
+	f.Errors[name] = msg
+}
+
+// option is one choice of a select or radio group.
+type option struct {
+	Value, Label string
+}
+
+// fieldView is everything the "field" template needs to draw one labelled
+// input with its hint and its error.
+type fieldView struct {
+	Kind                     string // text, textarea, date, number, select, radio
+	Name, Label, Hint, Value string
+	Error                    string
+	Required                 bool
+	Autofocus                bool
+	Options                  []option
+}
+
+func (f *form) view(kind, name, label, hint string, required bool) fieldView {
+	return fieldView{Kind: kind, Name: name, Label: label, Hint: hint, Value: f.Value(name),
+		Error: f.Errors[name], Required: required, Autofocus: f.first == name && f.Errors[name] != ""}
+}
+
+// Text, Area, Date and Number describe inputs for the templates.
+func (f *form) Text(name, label, hint string, required bool) fieldView {
+	return f.view("text", name, label, hint, required)
+}
+
+// Area describes a textarea.
+func (f *form) Area(name, label, hint string, required bool) fieldView {
+	return f.view("textarea", name, label, hint, required)
+}
+
+// Date describes a date input.
+func (f *form) Date(name, label, hint string) fieldView {
+	return f.view("date", name, label, hint, false)
+}
+
+// Number describes a decimal number input.
+func (f *form) Number(name, label, hint string) fieldView {
+	return f.view("number", name, label, hint, false)
+}
+
+// Select describes a drop-down of options.
+func (f *form) Select(name, label, hint string, required bool, options []option) fieldView {
+	v := f.view("select", name, label, hint, required)
+	v.Options = options
+	return v
+}
+
+// Radio describes a group of radio buttons.
+func (f *form) Radio(name, label, hint string, required bool, options []option) fieldView {
+	v := f.view("radio", name, label, hint, required)
+	v.Options = options
+	return v
+}
+
+// errorFields maps the fields the domain names in its errors to the form
+// fields that show them; a field not in the map is the form field of the
+// same name.
+var errorFields = map[string]string{
+	"learnings":                 "learning_text",
+	"learnings.text":            "learning_text",
+	"learnings.skills":          "learning_skills",
+	"informed_by.experiment_id": "informed_by",
+	"informed_by.note":          "note",
+	"cost":                      "person_days",
+}
+
+// fieldLabels name the form fields in error messages, which the domain
+// writes to follow a field's name ("is required").
+var fieldLabels = map[string]string{
+	"team": "Team", "title": "Title", "kind": "Kind", "hypothesis": "Hypothesis", "success_metric": "Success metric",
+	"success_criteria": "Success criteria", "owner": "Owner", "tags": "Tags", "builds_on": "Builds on",
+	"visibility": "Visibility", "person_days": "Cost", "spend": "Spend", "outcome": "Outcome", "decision": "Decision",
+	"summary": "Summary", "observed": "Observed", "failure_reasons": "Each failure reason", "concluded_at": "The conclusion date",
+	"learning_text": "The learning", "learning_skills": "Each skill", "reason": "Reason", "abandoned_at": "The date",
+	"started_at": "The start date", "text": "The learning", "skills": "Each skill", "description": "Description",
+	"launched_at": "The launch date", "informed_by": "Informed by:", "note": "Note", "experiment_id": "Experiment",
+}
+
+// failCommand shows err on the form: a field error beside its field, any
+// other domain error above the form, and an internal error as a message
+// that says nothing of the cause, which is logged instead.
+func (h *Handler) failCommand(r *http.Request, f *form, fields []string, err error) int {
+	var de *experiments.Error
+	if !errors.As(err, &de) {
+		h.log.Error("web command failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		f.Error = "Something went wrong on our side, and the change may not have been saved. Check the page before trying again: what you typed is still here."
+		return http.StatusInternalServerError
+	}
+	switch de.Code {
+	case experiments.CodeInvalid:
+		field := de.Field
+		if m, ok := errorFields[field]; ok {
+			field = m
+		}
+		for _, known := range fields {
+			if known == field {
+				f.setField(field, sentence(fieldLabels[field]+" "+de.Message))
+				return http.StatusUnprocessableEntity
+			}
+		}
+		f.Error = "Please correct this: " + strings.TrimSpace(strings.ReplaceAll(de.Field, "_", " ")+" "+de.Message)
+		return http.StatusUnprocessableEntity
+	case experiments.CodeNotFound:
+		f.Error = sentence(de.Message)
+		return http.StatusNotFound
+	case experiments.CodeConflict, experiments.CodePrecondition:
+		f.Error = sentence(de.Message)
+		return http.StatusConflict
+	}
+	f.Error = sentence(de.Message)
+	return http.StatusBadRequest
+}
+
+// sentence capitalises msg and ends it with a full stop.
+func sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+}
+
+// readForm parses a posted form and checks its CSRF token. A form whose
+// token fails comes back with its values and a fresh token, so that the
+// user can check it and send it again: that is what happens after a
+// server restart (a new key) or a cleared cookie.
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) (*form, int) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		f := newForm(nil)
+		f.Error = "The form could not be read (it may be too large). Nothing was saved."
+		return f, http.StatusBadRequest
+	}
+	f := newForm(r.PostForm)
+	if !h.csrf.check(r) {
+		f.Error = "This form had expired, so nothing was saved. Check what you typed and send it again."
+		return f, http.StatusForbidden
+	}
+	return f, http.StatusOK
+}
+
+// meta is a command's metadata from a form. The form's idempotency key,
+// made when the form was first shown, makes a double submit write once.
+func (h *Handler) meta(r *http.Request, f *form) experiments.Meta {
+	m := experiments.Meta{Actor: h.actor(r), CorrelationID: r.Header.Get("X-Request-Id")}
+	if k := f.Value("idempotency_key"); validKey(k) {
+		m.IdempotencyKey = "ui-" + k
+	}
+	if len(m.CorrelationID) > 200 {
+		m.CorrelationID = ""
+	}
+	return m
+}
+
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+
+func validKey(k string) bool { return keyPattern.MatchString(k) }
+
+// newKey returns a fresh idempotency key for a form being shown.
+func newKey() string {
+	b := make([]byte, 16)
+	rand.Read(b) // crypto/rand.Read does not fail on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// withKey gives a form shown for the first time its idempotency key.
+func withKey(f *form) *form {
+	if !validKey(f.Value("idempotency_key")) {
+		f.Values.Set("idempotency_key", newKey())
+	}
+	return f
+}
+
+// redirectAfter redirects (303) to target once the read models have applied pos,
+// or once WriteWait has passed, so that the page the user lands on shows
+// what they just wrote.
+func (h *Handler) redirectAfter(w http.ResponseWriter, r *http.Request, target string, pos uint64) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeWait)
+	defer cancel()
+	if err := h.db.WaitForPosition(ctx, pos); err != nil {
+		h.log.Warn("redirecting before the read models caught up", slog.Uint64("position", pos), slog.Any("err", err))
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// splitList splits a comma- or newline-separated list, dropping blanks.
+func splitList(s string, sep string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(sep, r) }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseDate reads a date input. Today means now; an earlier day means
+// noon UTC of that day, so that a date entered for past work lands inside
+// that day whatever the user's time zone.
+func (h *Handler) parseDate(f *form, name string) *time.Time {
+	v := strings.TrimSpace(f.Value(name))
+	if v == "" {
+		return nil
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		f.setField(name, "Enter a date like 2026-03-01.")
+		return nil
+	}
+	now := h.now().UTC()
+	if d.Format(time.DateOnly) == now.Format(time.DateOnly) {
+		return nil
+	}
+	t := d.Add(12 * time.Hour)
+	return &t
+}
+
+// parseNumber reads an optional non-negative decimal.
+func parseNumber(f *form, name string) float64 {
+	v := strings.TrimSpace(f.Value(name))
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		f.setField(name, "Enter a number, like 3 or 2.5.")
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,251 @@
+package web
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/failforward/failforward/internal/readmodel"
+)
+
+// overviewFilter is the overview's team and period, from the query.
+type overviewFilter struct {
+	Team   string
+	Bucket string
+	Period string
+}
+
+// query returns the filter as a query string for links and exports.
+func (f overviewFilter) query() string {
+	v := url.Values{}
+	if f.Team != "" {
+		v.Set("team", f.Team)
+	}
+	v.Set("bucket", f.Bucket)
+	if f.Period != "" {
+		v.Set("period", f.Period)
+	}
+	return v.Encode()
+}
+
+// figure is one headline number with its trend against the previous
+// period, in words as well as in an arrow, so that colour is never the
+// only carrier of meaning.
+type figure struct {
+	ID, Name, Value, Help string
+	// Direction is "up", "down", "same" or "" when there is nothing to
+	// compare with.
+	Direction string
+	// Mood is "good", "bad" or "" for how the change reads.
+	Mood  string
+	Trend string
+}
+
+// count is one plain count of the period.
+type count struct {
+	ID, Name string
+	N        int
+}
+
+type overviewData struct {
+	Filter       overviewFilter
+	PeriodName   string
+	PreviousName string
+	Teams        []string
+	Periods      []option
+	Buckets      []option
+	Figures      []figure
+	Counts       []count
+	Skills       []readmodel.SkillCount
+	Chart        chart
+	// Months are the chart's rows, for the table beside it.
+	Months      []readmodel.PeriodMetrics
+	FiguresCSV  string
+	ExportQuery string
+	Empty       bool
+}
+
+// chartMonths is how many months the outcomes chart shows, ending with
+// the selected period.
+const chartMonths = 12
+
+func (h *Handler) handleOverview(w http.ResponseWriter, r *http.Request) {
+	pos := h.position(r.Context())
+	data, err := h.overview(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Live: true, Position: pos, Data: data})
+}
+
+// overview reads the month report once over all of history: it names the
+// teams and periods for the filter, draws the chart and, for a month,
+// gives the figures. A quarter's medians cannot be put together from its
+// months, so a quarter asks once more, for two quarters only.
+func (h *Handler) overview(r *http.Request) (overviewData, error) {
+	q := r.URL.Query()
+	f := overviewFilter{Team: q.Get("team"), Bucket: q.Get("bucket"), Period: q.Get("period")}
+	if f.Bucket != readmodel.BucketQuarter {
+		f.Bucket = readmodel.BucketMonth
+	}
+	now := h.now().UTC()
+	start, ok := periodStart(f.Period, f.Bucket)
+	if !ok {
+		start, _ = periodStart(periodOf(now, f.Bucket), f.Bucket)
+		f.Period = periodOf(start, f.Bucket)
+	}
+	v := h.viewer(r)
+	months, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{Bucket: readmodel.BucketMonth})
+	if err != nil {
+		return overviewData{}, err
+	}
+	d := overviewData{
+		Filter: f, PeriodName: periodName(f.Period, f.Bucket),
+		Buckets: []option{{readmodel.BucketMonth, "Month"}, {readmodel.BucketQuarter, "Quarter"}},
+		Empty:   len(months.Periods) == 0,
+	}
+	byKey := map[[2]string]readmodel.PeriodMetrics{}
+	teams := map[string]bool{}
+	first := start
+	for _, m := range months.Periods {
+		byKey[[2]string{m.Period, m.Team}] = m
+		if m.Team != readmodel.AllTeams {
+			teams[m.Team] = true
+		} else if t, ok := periodStart(m.Period, readmodel.BucketMonth); ok && t.Before(first) {
+			first = t
+		}
+	}
+	if f.Team != "" {
+		teams[f.Team] = true
+	}
+	d.Teams = slices.Sorted(func(yield func(string) bool) {
+		for t := range teams {
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	rowTeam := cmp.Or(f.Team, readmodel.AllTeams)
+	pick := func(byKey map[[2]string]readmodel.PeriodMetrics, period string) readmodel.PeriodMetrics {
+		if m, ok := byKey[[2]string{period, rowTeam}]; ok {
+			return m
+		}
+		return readmodel.PeriodMetrics{Period: period, Team: rowTeam}
+	}
+
+	last, _ := periodStart(periodOf(now, f.Bucket), f.Bucket)
+	if start.After(last) {
+		last = start
+	}
+	firstPeriod, _ := periodStart(periodOf(first, f.Bucket), f.Bucket)
+	for _, p := range periodRange(firstPeriod, last, f.Bucket, 120) {
+		d.Periods = append(d.Periods, option{Value: p, Label: periodName(p, f.Bucket)})
+	}
+
+	prev := prevPeriod(start, f.Bucket)
+	d.PreviousName = periodName(periodOf(prev, f.Bucket), f.Bucket)
+	cur, before := pick(byKey, f.Period), pick(byKey, periodOf(prev, f.Bucket))
+	if f.Bucket == readmodel.BucketQuarter {
+		quarters, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{
+			Bucket: readmodel.BucketQuarter, From: prev, To: periodEnd(start, f.Bucket),
+		})
+		if err != nil {
+			return overviewData{}, err
+		}
+		qk := map[[2]string]readmodel.PeriodMetrics{}
+		for _, m := range quarters.Periods {
+			qk[[2]string{m.Period, m.Team}] = m
+		}
+		cur, before = pick(qk, f.Period), pick(qk, periodOf(prev, f.Bucket))
+	}
+	d.Figures = figures(cur, before, d.PreviousName)
+	d.Counts = []count{
+		{"registered", "Registered", cur.Registered}, {"started", "Started", cur.Started},
+		{"concluded", "Concluded", cur.Concluded}, {"succeeded", "Succeeded", cur.Succeeded},
+		{"failed", "Failed", cur.Failed}, {"inconclusive", "Inconclusive", cur.Inconclusive},
+		{"abandoned", "Abandoned", cur.Abandoned}, {"learnings", "Learnings recorded", cur.LearningsRecorded},
+	}
+	d.Skills = cur.Skills[:min(len(cur.Skills), 10)]
+
+	end := periodEnd(start, f.Bucket).AddDate(0, -1, 0) // the last month of the period
+	for i := chartMonths - 1; i >= 0; i-- {
+		d.Months = append(d.Months, pick(byKey, periodOf(end.AddDate(0, -i, 0), readmodel.BucketMonth)))
+	}
+	team := "all teams"
+	if f.Team != "" {
+		team = "team " + f.Team
+	}
+	d.Chart = outcomeChart(d.Months, fmt.Sprintf("Outcomes per month, %s", team))
+	d.ExportQuery = f.query()
+	return d, nil
+}
+
+// figures are the headline numbers of cur, each compared with before.
+func figures(cur, before readmodel.PeriodMetrics, prevName string) []figure {
+	rate := func(id, name, help string, c, b *float64, higherIsBetter bool) figure {
+		f := figure{ID: id, Name: name, Value: percent(c), Help: help}
+		compare(&f, c, b, 100, "points", prevName, higherIsBetter)
+		return f
+	}
+	day := func(id, name, help string, c, b *float64) figure {
+		f := figure{ID: id, Name: name, Value: daysText(c), Help: help}
+		compare(&f, c, b, 1, "days", prevName, false)
+		return f
+	}
+	vc, vb := cur.VelocityPerWeek, before.VelocityPerWeek
+	velocity := figure{ID: "velocity", Name: "Velocity", Value: trimFloat(vc, 1) + " / week",
+		Help: "Experiments concluded per week."}
+	compare(&velocity, &vc, &vb, 1, "per week", prevName, true)
+	return []figure{
+		rate("win-rate", "Win rate", "Succeeded out of concluded.", cur.WinRate, before.WinRate, true),
+		rate("failure-yield", "Failure yield", "Failures that fed an innovation, directly or through later experiments.",
+			cur.FailureYield, before.FailureYield, true),
+		day("learning-latency", "Learning latency", "Median days from a failure to the launch of the first innovation it fed.",
+			cur.LearningLatencyDaysMedian, before.LearningLatencyDaysMedian),
+		day("cycle-time", "Cycle time", "Median days from start to conclusion.", cur.CycleTimeDaysMedian, before.CycleTimeDaysMedian),
+		velocity,
+	}
+}
+
+// compare fills f's trend: the change from b to c, scaled (100 turns a
+// rate into points), in words.
+func compare(f *figure, c, b *float64, scale float64, unit, prevName string, higherIsBetter bool) {
+	if c == nil || b == nil {
+		if b == nil {
+			f.Trend = "No figure for " + prevName + " to compare with."
+		} else {
+			f.Trend = "No figure yet; " + prevName + " had one."
+		}
+		return
+	}
+	delta := (*c - *b) * scale
+	switch {
+	case math.Abs(delta) < 0.05:
+		f.Direction, f.Trend = "same", "Same as "+prevName+"."
+		return
+	case delta > 0:
+		f.Direction = "up"
+	default:
+		f.Direction = "down"
+	}
+	if (delta > 0) == higherIsBetter {
+		f.Mood = "good"
+	} else {
+		f.Mood = "bad"
+	}
+	f.Trend = fmt.Sprintf("%s %s %s from %s.", map[string]string{"up": "Up", "down": "Down"}[f.Direction],
+		trimFloat(math.Abs(delta), 1), unit, prevName)
+}
+
+// monthName is a month period as "Mar 2026".
+func monthName(p string) string {
+	t, ok := periodStart(p, readmodel.BucketMonth)
+	if !ok {
+		return p
+	}
+	return t.Format("Jan 2006")
+}

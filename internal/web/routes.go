@@ -1,0 +1,46 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routes registers every path of the UI; this is the one list of them.
+// Forms post to the UI's own paths, not to /v1, so that their errors come
+// back as HTML beside the fields.
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /{$}", h.handleOverview)
+	m.HandleFunc("GET /backlog", h.handleBacklog)
+
+	m.HandleFunc("GET /experiments", h.handleExperiments)
+	m.HandleFunc("GET /experiments/new", h.showRegister)
+	m.HandleFunc("POST /experiments/new", h.postRegister)
+	m.HandleFunc("GET /experiments/{id}", h.handleExperiment)
+	for _, c := range experimentCommands {
+		m.HandleFunc("GET /experiments/{id}/"+c.path, h.showExperimentCommand(c))
+		m.HandleFunc("POST /experiments/{id}/"+c.path, h.postExperimentCommand(c))
+	}
+
+	m.HandleFunc("GET /innovations", h.handleInnovations)
+	m.HandleFunc("GET /innovations/new", h.showRecordInnovation)
+	m.HandleFunc("POST /innovations/new", h.postRecordInnovation)
+	m.HandleFunc("GET /innovations/{id}", h.handleInnovation)
+	m.HandleFunc("POST /innovations/{id}/links", h.postLink)
+	m.HandleFunc("POST /innovations/{id}/links/{experiment_id}/remove", h.postUnlink)
+
+	m.HandleFunc("GET /export/figures.csv", h.handleExportFigures)
+	m.HandleFunc("GET /export/experiments.csv", h.handleExportExperiments)
+	m.HandleFunc("GET /ui/live", h.handleLive)
+	m.HandleFunc("GET /static/", h.handleStatic)
+	m.HandleFunc("/", h.handleNotFound)
+}
+
+// withNonce wraps the mux so that every page gets a CSRF nonce; static
+// files and the live stream do not need one.
+func (h *Handler) withNonce(w http.ResponseWriter, r *http.Request) *http.Request {
+	if strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/ui/live" || strings.HasPrefix(r.URL.Path, "/export/") {
+		return r
+	}
+	return h.csrf.ensure(w, r)
+}

@@ -1,0 +1,300 @@
+// Package web serves failforward in the browser: dashboards for
+// innovation leads and forms for product teams, rendered on the server
+// with html/template from the same read models and commands as the JSON
+// API. Every asset is embedded in the binary, so the UI makes no request
+// outside the server it came from.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures a Handler.
+type Config struct {
+	// Service decides and appends the forms' commands. Required.
+	Service *experiments.Service
+	// Queries answers the pages' reads. Required.
+	Queries *readmodel.Queries
+	// ReadStore is the read-model database: its position tells the live
+	// stream when to refresh, and commands wait for it to read their own
+	// writes. Required.
+	ReadStore *readstore.DB
+	// Viewer says what a request may see; every request is the local admin
+	// when nil, as in the JSON API without AUTH_FILE.
+	Viewer func(*http.Request) readmodel.Viewer
+	// Actor names who sent a request, for the events it causes; "local"
+	// when nil.
+	Actor func(*http.Request) string
+	// Logger logs internal errors; slog.Default when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// WriteWait bounds how long a form waits, after its command, for the
+	// read models to reach the command's position before it redirects;
+	// 3s when zero.
+	WriteWait time.Duration
+	// LivePoll is how often a live stream checks the read store's
+	// position; 500ms when zero.
+	LivePoll time.Duration
+	// CSRFKey signs the form tokens; 32 random bytes when nil, so tokens
+	// of an earlier process do not validate.
+	CSRFKey []byte
+}
+
+func (c *Config) setDefaults() error {
+	if c.Viewer == nil {
+		c.Viewer = func(*http.Request) readmodel.Viewer { return readmodel.Viewer{All: true} }
+	}
+	if c.Actor == nil {
+		c.Actor = func(*http.Request) string { return "local" }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.WriteWait == 0 {
+		c.WriteWait = 3 * time.Second
+	}
+	if c.LivePoll == 0 {
+		c.LivePoll = 500 * time.Millisecond
+	}
+	if c.CSRFKey == nil {
+		c.CSRFKey = make([]byte, 32)
+		if _, err := rand.Read(c.CSRFKey); err != nil {
+			return fmt.Errorf("web: make CSRF key: %w", err)
+		}
+	}
+	return nil
+}
+
+// Validate reports every required field that is missing.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Service == nil {
+		errs = append(errs, errors.New("web: Config.Service is required"))
+	}
+	if c.Queries == nil {
+		errs = append(errs, errors.New("web: Config.Queries is required"))
+	}
+	if c.ReadStore == nil {
+		errs = append(errs, errors.New("web: Config.ReadStore is required"))
+	}
+	if c.CSRFKey != nil && len(c.CSRFKey) < 16 {
+		errs = append(errs, errors.New("web: Config.CSRFKey must be at least 16 bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+// Handler is the web UI. It is an http.Handler meant to serve every path
+// that the JSON API does not.
+type Handler struct {
+	svc       *experiments.Service
+	queries   *readmodel.Queries
+	db        *readstore.DB
+	viewer    func(*http.Request) readmodel.Viewer
+	actor     func(*http.Request) string
+	log       *slog.Logger
+	now       func() time.Time
+	writeWait time.Duration
+	livePoll  time.Duration
+	csrf      csrf
+	pages     map[string]*template.Template
+	assetTag  string
+	static    http.Handler
+	mux       *http.ServeMux
+
+	// done is closed by Close, so that live streams end when the server
+	// shuts down instead of holding it open.
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// New returns a Handler for cfg. It parses every template once, here, so
+// that a broken template stops the program at startup rather than on the
+// first request that needs it.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: static assets: %w", err)
+	}
+	tag, err := assetTag(static)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		svc: cfg.Service, queries: cfg.Queries, db: cfg.ReadStore, viewer: cfg.Viewer, actor: cfg.Actor,
+		log: cfg.Logger, now: cfg.Now, writeWait: cfg.WriteWait, livePoll: cfg.LivePoll,
+		csrf: csrf{key: cfg.CSRFKey}, assetTag: tag, static: http.StripPrefix("/static/", http.FileServerFS(static)),
+		mux: http.NewServeMux(), done: make(chan struct{}),
+	}
+	if h.pages, err = parsePages(h.funcs()); err != nil {
+		return nil, err
+	}
+	h.routes()
+	return h, nil
+}
+
+// Close ends the live streams in flight; pass it to
+// http.Server.RegisterOnShutdown, since Shutdown does not end requests
+// that never finish on their own. The handler keeps serving other
+// requests.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.done) })
+}
+
+// ServeHTTP serves one request with the UI's security headers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	// Everything the UI needs comes from this server, and no page has an
+	// inline script or style, so the policy can be this strict.
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, h.withNonce(w, r))
+}
+
+// assetTag is a short hash of every static file, added to asset URLs so
+// that browsers may cache them for good and still fetch a new release.
+func assetTag(static fs.FS) (string, error) {
+	sum := sha256.New()
+	err := fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(sum, "%s\x00%d\x00", path, len(b))
+		sum.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("web: hash static assets: %w", err)
+	}
+	return hex.EncodeToString(sum.Sum(nil))[:12], nil
+}
+
+func (h *Handler) handleStatic(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/") {
+		h.handleNotFound(w, r) // no directory listings
+		return
+	}
+	if r.URL.Query().Get("v") == h.assetTag {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	h.static.ServeHTTP(w, r)
+}
+
+// page is what every template receives: the layout's fields and the
+// page's own data.
+type page struct {
+	Title string
+	// Nav names the navigation entry to mark as current.
+	Nav string
+	// CSRF is the token forms send back.
+	CSRF string
+	// Position is the read store's position the page was rendered at; the
+	// live script asks for changes after it.
+	Position uint64
+	// Live marks pages that refresh themselves when events are projected.
+	Live bool
+	Data any
+}
+
+// render executes template name into a buffer first, so that a template
+// error becomes a clean 500 and not half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t, ok := h.pages[name]
+	if !ok {
+		h.fail(w, r, fmt.Errorf("no template %q", name))
+		return
+	}
+	p.CSRF = h.csrf.token(r)
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.log.Error("render page", slog.String("page", name), slog.Any("err", err))
+		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// position returns the read store's position for a live page; a page
+// that cannot read it renders anyway and refreshes on the next change.
+func (h *Handler) position(ctx context.Context) uint64 {
+	pos, err := h.db.Position(ctx)
+	if err != nil {
+		h.log.Warn("read position for live page", slog.Any("err", err))
+	}
+	return pos
+}
+
+type errorPage struct {
+	Heading string
+	Message string
+}
+
+// fail answers err with an HTML error page whose status fits its kind.
+// Only internal errors are logged, and their text is never shown.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, p := http.StatusInternalServerError, errorPage{
+		Heading: "Something went wrong on our side",
+		Message: "The page could not be loaded. Try again in a moment; if it keeps happening, the server's log says why.",
+	}
+	var de *experiments.Error
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, experiments.ErrNotFound):
+		status, p = http.StatusNotFound, errorPage{"Not found", "There is nothing here. It may never have existed, or you may not be allowed to see it."}
+	case errors.Is(err, readmodel.ErrBadFilter), errors.Is(err, readmodel.ErrBadCursor):
+		status, p = http.StatusBadRequest, errorPage{"That filter does not work", "The page's filters or paging link are not valid. Start again from the menu."}
+	case errors.As(err, &de) && de.Code == experiments.CodeInvalid:
+		status, p = http.StatusBadRequest, errorPage{"That request does not work", de.Message}
+	default:
+		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	h.render(w, r, status, "error", page{Title: p.Heading, Data: p})
+}
+
+func (h *Handler) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, readmodel.ErrNotFound)
+}
