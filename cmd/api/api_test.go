@@ -76,7 +76,15 @@ func sorted(s ...string) []string { slices.Sort(s); return s }
 // TestLineageScenario walks the product's central story: two failures
 // lead to a success that ships, and the innovation credits all three.
 func TestLineageScenario(t *testing.T) {
-	a := startEmbedded(t)
+	walkLineageScenario(t, startEmbedded(t))
+}
+
+// walkLineageScenario registers A, B building on A and C building on B;
+// A and B fail, C succeeds and informs innovation I; a failure of another
+// team feeds nothing. It checks both lineages, the failure yield and the
+// learning backlog.
+func walkLineageScenario(t *testing.T, a *app) {
+	t.Helper()
 	register := func(team, title string, buildsOn ...string) string {
 		body := map[string]any{"team": team, "title": title, "hypothesis": "h of " + title, "kind": "ab_test"}
 		if len(buildsOn) > 0 {

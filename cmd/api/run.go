@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, UI: ui, Tokens: tokens,
+		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, UI: ui, Tokens: tokens, Events: store,
 		WritesPerSecond: cfg.WritesPerSecond, WriteBurst: cfg.WriteBurst,
 		Ready: func(ctx context.Context) error {
 			if !nc.IsConnected() {
@@ -159,7 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Shutdown waits for requests to finish, and a live page's event
 	// stream never does on its own.
+	// Shutdown does not cancel handlers; long-lived streams must be told.
 	srv.RegisterOnShutdown(ui.Close)
+	srv.RegisterOnShutdown(api.CloseStreams)
 	fmt.Fprintf(stdout, "api: listening on http://%s\n", ln.Addr())
 	if tokens == nil {
 		fmt.Fprintln(stdout, "access: no AUTH_FILE, every request acts as the local admin (loopback only)")
