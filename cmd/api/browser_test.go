@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/failforward/failforward/internal/experiments"
 )
 
 // The browser tests drive the real app in headless Chromium (Debian's
@@ -301,4 +303,71 @@ func TestBrowserAccessibleAndResponsive(t *testing.T) {
 			saveScreenshot(t, "overview-phone.png", get(t, ctx, "screenshot", chromedp.FullScreenshot(100)))
 		}
 	}
+}
+
+// TestBrowserSignIn signs in through the form in the browser, after a
+// wrong token, registers an experiment as the member, and signs out. The
+// session cookie is out of the page's scripts' reach.
+func TestBrowserSignIn(t *testing.T) {
+	ctx := browser(t)
+	a := startAuthed(t)
+	token := a.tokens[experiments.RoleMember]
+
+	do(t, ctx, "open a form before signing in",
+		chromedp.Navigate(a.base+"/experiments/new"),
+		chromedp.WaitVisible(css(`#token`)),
+	)
+	if loc := get(t, ctx, "read the location", chromedp.Location()); loc != a.base+"/signin?next=%2Fexperiments%2Fnew" {
+		t.Errorf("before signing in, the form's address leads to %s", loc)
+	}
+	if typ := get(t, ctx, "read the input's type", chromedp.AttributeValue(css(`#token`), "type")); typ.Value != "password" {
+		t.Errorf("the token input is of type %q, want password", typ.Value)
+	}
+	do(t, ctx, "sign in with a wrong token",
+		chromedp.SendKeys(css(`#token`), token[:len(token)-1]+"Q"),
+		chromedp.Click(css(`form.command button[type=submit]`)),
+		chromedp.WaitVisible(css(`#token-error`)),
+	)
+	if v := get(t, ctx, "read the token input", chromedp.Value(css(`#token`))); v != "" {
+		t.Error("the sign-in form shows the wrong token again")
+	}
+	if d := get(t, ctx, "read aria-describedby", chromedp.AttributeValue(css(`#token`), "aria-describedby")); !strings.Contains(d.Value, "token-error") {
+		t.Errorf("the token's aria-describedby = %q, want it to point at the error", d.Value)
+	}
+	saveScreenshot(t, "signin-error.png", get(t, ctx, "screenshot the sign-in form", chromedp.FullScreenshot(100)))
+
+	do(t, ctx, "sign in",
+		chromedp.SendKeys(css(`#token`), token),
+		chromedp.Click(css(`form.command button[type=submit]`)),
+		chromedp.WaitVisible(css(`#title`)),
+	)
+	if v := get(t, ctx, "read the team", chromedp.Value(css(`#team`))); v != "growth" {
+		t.Errorf("the registration form offers team %q, want the member's growth", v)
+	}
+	if get(t, ctx, "read the cookies", chromedp.Evaluate[bool](`document.cookie.includes("failforward_token")`)) {
+		t.Error("the page's script can read the session cookie")
+	}
+	do(t, ctx, "register an experiment",
+		chromedp.SendKeys(css(`#title`), "Signed-in onboarding checklist"),
+		chromedp.SendKeys(css(`#hypothesis`), "A checklist gets new teams to their first experiment faster"),
+		chromedp.Click(css(`form.command button[type=submit]`)),
+		chromedp.WaitVisible(css(`form[action$="/start"] button`)),
+	)
+	if path := strings.TrimPrefix(get(t, ctx, "read the location", chromedp.Location()), a.base); !experimentPath.MatchString(path) {
+		t.Fatalf("after registering, the browser is at %s", path)
+	}
+	if name := get(t, ctx, "read the header", chromedp.Text(css(`#signed-in-name`))); name != "member-ada" {
+		t.Errorf("the header names %q, want member-ada", name)
+	}
+	if who := get(t, ctx, "read the history", chromedp.Text(css(`table tbody tr td:nth-child(3)`))); who != "member-ada" {
+		t.Errorf("the history says %q registered it, want member-ada", who)
+	}
+	saveScreenshot(t, "signed-in.png", get(t, ctx, "screenshot the experiment", chromedp.FullScreenshot(100)))
+
+	do(t, ctx, "sign out",
+		chromedp.Click(css(`#signed-in button[type=submit]`)),
+		chromedp.WaitVisible(css(`#token`)),
+		chromedp.Navigate(a.base+"/experiments"),
+		chromedp.WaitVisible(css(`#token`)),
+	)
 }

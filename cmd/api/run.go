@@ -127,7 +127,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	queries := readmodel.NewQueries(db)
-	ui, err := web.New(web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log})
+	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log}
+	if tokens != nil {
+		// The browser UI signs in with the same tokens as the API.
+		uiConfig.Authenticate = tokens.Authenticate
+	}
+	ui, err := web.New(uiConfig)
 	if err != nil {
 		return err
 	}

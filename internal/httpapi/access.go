@@ -18,16 +18,26 @@ import (
 
 // authenticate resolves the request's principal from its bearer token or
 // session cookie. Without tokens configured every request is the local
-// admin. It answers 401 itself when a token is wrong, or missing on an
-// API route; browser pages handle their own sign-in.
+// admin. On an API route it answers 401 itself when the token is missing
+// or wrong. Any other route is the browser UI's, which does its own
+// sign-in: a request there without a token, or whose session cookie no
+// longer holds a known one, goes on without a principal, and the UI sends
+// it to the sign-in form. A wrong bearer token is a client's mistake,
+// not a browser's, and is refused everywhere.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	if s.tokens == nil {
 		return r, true
 	}
+	api := strings.HasPrefix(r.URL.Path, "/v1/")
 	token, err := auth.ParseBearer(r.Header.Get("Authorization"))
-	if errors.Is(err, auth.ErrNoToken) {
+	fromCookie := false
+	// The session cookie signs in browser pages only: the JSON API takes
+	// bearer tokens, so a page elsewhere on the same site cannot make a
+	// signed-in browser call it (the pages have CSRF tokens; the API has
+	// none).
+	if errors.Is(err, auth.ErrNoToken) && !api {
 		if c, cerr := r.Cookie(auth.CookieName); cerr == nil {
-			token, err = c.Value, nil
+			token, err, fromCookie = c.Value, nil, true
 		}
 	}
 	var p *experiments.Principal
@@ -37,7 +47,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Req
 	switch {
 	case err == nil:
 		return r.WithContext(auth.WithPrincipal(r.Context(), p)), true
-	case errors.Is(err, auth.ErrNoToken) && !strings.HasPrefix(r.URL.Path, "/v1/"):
+	case !api && (errors.Is(err, auth.ErrNoToken) || fromCookie):
 		return r, true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="failforward"`)

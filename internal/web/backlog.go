@@ -16,6 +16,9 @@ type backlogItem struct {
 type backlogData struct {
 	Team  string
 	Items []backlogItem
+	// CanBuild and CanCredit offer the links to build on a failure and
+	// to credit it in an innovation.
+	CanBuild, CanCredit bool
 }
 
 // handleBacklog lists the failed experiments whose learnings no
@@ -29,7 +32,8 @@ func (h *Handler) handleBacklog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	d := backlogData{Team: team}
+	p := h.principal(r)
+	d := backlogData{Team: team, CanBuild: writesExperiments(p), CanCredit: writesInnovations(p)}
 	now := h.now()
 	for _, it := range items {
 		d.Items = append(d.Items, backlogItem{BacklogItem: it, WaitingDays: int(math.Max(0, now.Sub(it.ConcludedAt).Hours()/24))})

@@ -185,6 +185,10 @@ func (h *Handler) showExperimentCommand(c experimentCommand) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
+		if p := h.principal(r); !p.CanWriteExperiment(x.Team) {
+			h.fail(w, r, notAllowed(p, "change experiments of team "+x.Team))
+			return
+		}
 		f := withKey(newForm(nil))
 		if c.prefill != nil {
 			c.prefill(f, x)
@@ -239,6 +243,11 @@ type registerData struct {
 var registerFields = []string{"team", "title", "kind", "hypothesis", "success_metric", "success_criteria", "owner", "tags", "builds_on", "visibility", "person_days", "spend"}
 
 func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(r)
+	if !writesExperiments(p) {
+		h.fail(w, r, notAllowed(p, "register experiments"))
+		return
+	}
 	f := withKey(newForm(nil))
 	f.Values.Set("visibility", experiments.VisibilityOrg)
 	q := r.URL.Query()
@@ -252,6 +261,7 @@ func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("team"); t != "" {
 		f.Values.Set("team", t)
 	}
+	f.Values.Set("team", teamFor(p, f.Value("team"), p.CanWriteExperiment))
 	h.render(w, r, http.StatusOK, "experiment_new", page{Title: "Register an experiment", Nav: "new",
 		Data: registerData{Form: f, Kinds: kindOptions, Visibilities: visibilityOptions}})
 }

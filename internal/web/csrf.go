@@ -13,7 +13,7 @@ import (
 // nonce under the process's key. A page on another site can neither read
 // the cookie nor compute the token, and SameSite=Strict keeps the browser
 // from sending the cookie with a cross-site form post in the first place.
-// The auth issue builds its sessions on the same cookie.
+// The sign-in's session cookie (signin.go) is set the same way.
 const (
 	csrfCookie = "ff_csrf"
 	csrfField  = "csrf_token"

@@ -164,6 +164,8 @@ type experimentData struct {
 	Graph    graph
 	History  []historyRow
 	Actions  []action
+	// CanWrite offers the links to commands on the experiment.
+	CanWrite bool
 	// Start is set when the experiment can start with one click; StartKey
 	// makes a double click start it once.
 	Start    bool
@@ -202,20 +204,36 @@ func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.History = historyRows(hist)
-	base := "/experiments/" + id + "/"
-	switch x.Status {
-	case experiments.StatusPlanned:
-		d.Start, d.StartKey = true, newKey()
-		d.Actions = append(d.Actions, action{base + "revise", "Revise pre-registration", false}, action{base + "abandon", "Abandon", false})
-	case experiments.StatusRunning:
-		d.Actions = append(d.Actions, action{base + "conclude", "Conclude", true}, action{base + "abandon", "Abandon", false})
-	case experiments.StatusConcluded:
-		d.Actions = append(d.Actions, action{base + "outcome", "Revise the outcome", false})
+	p := h.principal(r)
+	d.CanWrite = p.CanWriteExperiment(x.Team)
+	d.Start, d.Actions = experimentActions(p, x)
+	if d.Start {
+		d.StartKey = newKey()
 	}
-	d.Actions = append(d.Actions, action{base + "learnings", "Record a learning", false})
-	if x.Status == experiments.StatusConcluded || x.Status == experiments.StatusAbandoned {
-		d.Actions = append(d.Actions, action{"/innovations/new?informed_by=" + id, "Record an innovation it informed", false})
-	}
-	d.Actions = append(d.Actions, action{"/experiments/new?builds_on=" + id, "Register a follow-up experiment", false})
 	h.render(w, r, http.StatusOK, "experiment", page{Title: x.Title, Nav: "experiments", Live: true, Position: pos, Data: d})
+}
+
+// experimentActions are the commands x's status allows and p may send,
+// and whether it can start with one click.
+func experimentActions(p *experiments.Principal, x experiments.Experiment) (start bool, out []action) {
+	base := "/experiments/" + x.ID + "/"
+	if p.CanWriteExperiment(x.Team) {
+		switch x.Status {
+		case experiments.StatusPlanned:
+			start = true
+			out = append(out, action{base + "revise", "Revise pre-registration", false}, action{base + "abandon", "Abandon", false})
+		case experiments.StatusRunning:
+			out = append(out, action{base + "conclude", "Conclude", true}, action{base + "abandon", "Abandon", false})
+		case experiments.StatusConcluded:
+			out = append(out, action{base + "outcome", "Revise the outcome", false})
+		}
+		out = append(out, action{base + "learnings", "Record a learning", false})
+	}
+	if (x.Status == experiments.StatusConcluded || x.Status == experiments.StatusAbandoned) && writesInnovations(p) {
+		out = append(out, action{"/innovations/new?informed_by=" + x.ID, "Record an innovation it informed", false})
+	}
+	if writesExperiments(p) {
+		out = append(out, action{"/experiments/new?builds_on=" + x.ID, "Register a follow-up experiment", false})
+	}
+	return start, out
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ type option struct {
 // fieldView is everything the "field" template needs to draw one labelled
 // input with its hint and its error.
 type fieldView struct {
-	Kind                     string // text, textarea, date, number, select, radio
+	Kind                     string // text, textarea, date, number, password, select, radio
 	Name, Label, Hint, Value string
 	Error                    string
 	Required                 bool
@@ -105,6 +106,14 @@ func (f *form) Date(name, label, hint string) fieldView {
 // Number describes a decimal number input.
 func (f *form) Number(name, label, hint string) fieldView {
 	return f.view("number", name, label, hint, false)
+}
+
+// Password describes a password input, which never shows what was typed
+// into it before.
+func (f *form) Password(name, label, hint string) fieldView {
+	v := f.view("password", name, label, hint, true)
+	v.Value = ""
+	return v
 }
 
 // Select describes a drop-down of options.
@@ -172,6 +181,15 @@ func (h *Handler) failCommand(r *http.Request, f *form, fields []string, err err
 	case experiments.CodeNotFound:
 		f.Error = sentence(de.Message)
 		return http.StatusNotFound
+	case experiments.CodeForbidden:
+		// Who may write depends on the team; a form that names the
+		// team shows the refusal beside it, where it can be changed.
+		if slices.Contains(fields, "team") {
+			f.setField("team", "Not allowed: "+notAllowedText(de))
+		} else {
+			f.Error = "Not allowed: " + notAllowedText(de)
+		}
+		return http.StatusForbidden
 	case experiments.CodeConflict, experiments.CodePrecondition:
 		f.Error = sentence(de.Message)
 		return http.StatusConflict
@@ -211,7 +229,7 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) (*form, int) 
 // meta is a command's metadata from a form. The form's idempotency key,
 // made when the form was first shown, makes a double submit write once.
 func (h *Handler) meta(r *http.Request, f *form) experiments.Meta {
-	m := experiments.Meta{Actor: h.actor(r), CorrelationID: r.Header.Get("X-Request-Id")}
+	m := experiments.Meta{Actor: h.actor(r), Principal: h.principal(r), CorrelationID: r.Header.Get("X-Request-Id")}
 	if k := f.Value("idempotency_key"); validKey(k) {
 		m.IdempotencyKey = "ui-" + k
 	}

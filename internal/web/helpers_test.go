@@ -40,7 +40,8 @@ type env struct {
 	applied int
 }
 
-func newEnv(tb testing.TB, dialect readstore.Dialect, now time.Time) *env {
+// newEnv starts the env; opts adjust the handler's config.
+func newEnv(tb testing.TB, dialect readstore.Dialect, now time.Time, opts ...func(*web.Config)) *env {
 	tb.Helper()
 	_, nc := natsembedtest.Start(tb)
 	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
@@ -57,8 +58,12 @@ func newEnv(tb testing.TB, dialect readstore.Dialect, now time.Time) *env {
 		tb.Fatal(err)
 	}
 	q := readmodel.NewQueries(db)
-	h, err := web.New(web.Config{Service: svc, Queries: q, ReadStore: db, Now: func() time.Time { return now },
-		WriteWait: 100 * time.Millisecond, LivePoll: 20 * time.Millisecond})
+	cfg := web.Config{Service: svc, Queries: q, ReadStore: db, Now: func() time.Time { return now },
+		WriteWait: 100 * time.Millisecond, LivePoll: 20 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	h, err := web.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 type innovationsData struct {
 	Team  string
 	Items []experiments.Innovation
+	// CanRecord offers the form to record an innovation.
+	CanRecord bool
 }
 
 func (h *Handler) handleInnovations(w http.ResponseWriter, r *http.Request) {
@@ -24,7 +26,7 @@ func (h *Handler) handleInnovations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "innovations", page{Title: "Innovations", Nav: "innovations", Live: true, Position: pos,
-		Data: innovationsData{Team: team, Items: items}})
+		Data: innovationsData{Team: team, Items: items, CanRecord: writesInnovations(h.principal(r))}})
 }
 
 type linkView struct {
@@ -40,6 +42,8 @@ type innovationData struct {
 	Graph   graph
 	History []historyRow
 	Failed  int
+	// CanWrite offers the link form and the unlink buttons.
+	CanWrite bool
 	// Form is the link form; Candidates the experiments it offers.
 	Form       *form
 	Candidates []option
@@ -62,7 +66,8 @@ func (h *Handler) showInnovation(w http.ResponseWriter, r *http.Request, status 
 		h.fail(w, r, err)
 		return
 	}
-	d := innovationData{I: lin.Innovation, Lineage: lin, Graph: innovationGraph(lin), Form: f}
+	d := innovationData{I: lin.Innovation, Lineage: lin, Graph: innovationGraph(lin), Form: f,
+		CanWrite: h.principal(r).CanWriteInnovation(lin.Innovation.Team)}
 	nodes := map[string]readmodel.LineageNode{}
 	for _, n := range lin.Upstream {
 		nodes[n.ID] = n
@@ -82,10 +87,12 @@ func (h *Handler) showInnovation(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	d.History = historyRows(hist)
-	cands, err := h.linkCandidates(r, nil)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	var cands []experiments.Experiment
+	if d.CanWrite {
+		if cands, err = h.linkCandidates(r, nil); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	for _, c := range cands {
 		if !linked[c.ID] {
@@ -147,6 +154,11 @@ type recordInnovationData struct {
 var innovationFields = []string{"team", "title", "description", "launched_at", "informed_by", "note"}
 
 func (h *Handler) showRecordInnovation(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(r)
+	if !writesInnovations(p) {
+		h.fail(w, r, notAllowed(p, "record innovations"))
+		return
+	}
 	f := withKey(newForm(nil))
 	q := r.URL.Query()
 	want := q["informed_by"]
@@ -178,6 +190,7 @@ func (h *Handler) showRecordInnovation(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("team"); t != "" {
 		f.Values.Set("team", t)
 	}
+	f.Values.Set("team", teamFor(p, f.Value("team"), p.CanWriteInnovation))
 	h.render(w, r, http.StatusOK, "innovation_new", page{Title: "Record an innovation", Nav: "innovations",
 		Data: recordInnovationData{Form: f, Candidates: cands}})
 }

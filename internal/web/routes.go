@@ -32,7 +32,11 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /export/figures.csv", h.handleExportFigures)
 	m.HandleFunc("GET /export/experiments.csv", h.handleExportExperiments)
 	m.HandleFunc("GET /ui/live", h.handleLive)
+	m.HandleFunc("GET /signin", h.showSignIn)
+	m.HandleFunc("POST /signin", h.postSignIn)
+	m.HandleFunc("POST /signout", h.postSignOut)
 	m.HandleFunc("GET /static/", h.handleStatic)
+	m.HandleFunc("GET /favicon.ico", h.handleFavicon)
 	m.HandleFunc("/", h.handleNotFound)
 }
 

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
@@ -43,12 +44,16 @@ type Config struct {
 	// stream when to refresh, and commands wait for it to read their own
 	// writes. Required.
 	ReadStore *readstore.DB
-	// Viewer says what a request may see; every request is the local admin
-	// when nil, as in the JSON API without AUTH_FILE.
-	Viewer func(*http.Request) readmodel.Viewer
-	// Actor names who sent a request, for the events it causes; "local"
-	// when nil.
-	Actor func(*http.Request) string
+	// Authenticate checks a token typed into the sign-in form and returns
+	// its principal. Nil means the UI has no sign-in: every request is the
+	// local admin, as in the JSON API without AUTH_FILE. When set, every
+	// page but sign-in and the static files needs the principal that the
+	// server in front of the handler puts in the request's context
+	// (auth.PrincipalFrom) from the session cookie auth.CookieName; it
+	// must be set whenever that server checks tokens.
+	Authenticate func(token string) (*experiments.Principal, error)
+	// SignInFor is how long a browser keeps a sign-in; 12h when zero.
+	SignInFor time.Duration
 	// Logger logs internal errors; slog.Default when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -66,11 +71,8 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Viewer == nil {
-		c.Viewer = func(*http.Request) readmodel.Viewer { return readmodel.Viewer{All: true} }
-	}
-	if c.Actor == nil {
-		c.Actor = func(*http.Request) string { return "local" }
+	if c.SignInFor == 0 {
+		c.SignInFor = 12 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -114,20 +116,21 @@ func (c *Config) Validate() error {
 // Handler is the web UI. It is an http.Handler meant to serve every path
 // that the JSON API does not.
 type Handler struct {
-	svc       *experiments.Service
-	queries   *readmodel.Queries
-	db        *readstore.DB
-	viewer    func(*http.Request) readmodel.Viewer
-	actor     func(*http.Request) string
-	log       *slog.Logger
-	now       func() time.Time
-	writeWait time.Duration
-	livePoll  time.Duration
-	csrf      csrf
-	pages     map[string]*template.Template
-	assetTag  string
-	static    http.Handler
-	mux       *http.ServeMux
+	svc     *experiments.Service
+	queries *readmodel.Queries
+	db      *readstore.DB
+	// authenticate is nil when the UI has no sign-in.
+	authenticate func(token string) (*experiments.Principal, error)
+	signInFor    time.Duration
+	log          *slog.Logger
+	now          func() time.Time
+	writeWait    time.Duration
+	livePoll     time.Duration
+	csrf         csrf
+	pages        map[string]*template.Template
+	assetTag     string
+	static       http.Handler
+	mux          *http.ServeMux
 
 	// done is closed by Close, so that live streams end when the server
 	// shuts down instead of holding it open.
@@ -154,7 +157,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		svc: cfg.Service, queries: cfg.Queries, db: cfg.ReadStore, viewer: cfg.Viewer, actor: cfg.Actor,
+		svc: cfg.Service, queries: cfg.Queries, db: cfg.ReadStore, authenticate: cfg.Authenticate, signInFor: cfg.SignInFor,
 		log: cfg.Logger, now: cfg.Now, writeWait: cfg.WriteWait, livePoll: cfg.LivePoll,
 		csrf: csrf{key: cfg.CSRFKey}, assetTag: tag, static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		mux: http.NewServeMux(), done: make(chan struct{}),
@@ -184,6 +187,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
+	if !h.signedIn(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, h.withNonce(w, r))
 }
 
@@ -222,6 +228,14 @@ func (h *Handler) handleStatic(w http.ResponseWriter, r *http.Request) {
 	h.static.ServeHTTP(w, r)
 }
 
+// handleFavicon answers the browsers that ask for /favicon.ico before
+// reading the page's icon link, so that they get the icon and not a
+// redirect to sign in.
+func (h *Handler) handleFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.ServeFileFS(w, r, staticFS, "static/favicon.svg")
+}
+
 // page is what every template receives: the layout's fields and the
 // page's own data.
 type page struct {
@@ -235,7 +249,16 @@ type page struct {
 	Position uint64
 	// Live marks pages that refresh themselves when events are projected.
 	Live bool
-	Data any
+	// Who is the signed-in principal the header names; nil without
+	// sign-in.
+	Who *experiments.Principal
+	// Anonymous marks a page shown to someone not signed in, such as the
+	// sign-in form: it offers no menu, since every entry would only lead
+	// back to the sign-in form.
+	Anonymous bool
+	// CanRegister offers the menu's link to register an experiment.
+	CanRegister bool
+	Data        any
 }
 
 // render executes template name into a buffer first, so that a template
@@ -247,6 +270,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	p.CSRF = h.csrf.token(r)
+	if h.authenticate != nil {
+		p.Who = auth.PrincipalFrom(r.Context())
+		p.Anonymous = p.Who == nil
+	}
+	p.CanRegister = !p.Anonymous && writesExperiments(h.principal(r))
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		h.log.Error("render page", slog.String("page", name), slog.Any("err", err))
@@ -272,6 +300,8 @@ func (h *Handler) position(ctx context.Context) uint64 {
 type errorPage struct {
 	Heading string
 	Message string
+	// SignIn links to the sign-in form, on a page that asks to sign in.
+	SignIn string
 }
 
 // fail answers err with an HTML error page whose status fits its kind.
@@ -284,11 +314,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var de *experiments.Error
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, experiments.ErrNotFound):
-		status, p = http.StatusNotFound, errorPage{"Not found", "There is nothing here. It may never have existed, or you may not be allowed to see it."}
+		status, p = http.StatusNotFound, errorPage{Heading: "Not found", Message: "There is nothing here. It may never have existed, or you may not be allowed to see it."}
 	case errors.Is(err, readmodel.ErrBadFilter), errors.Is(err, readmodel.ErrBadCursor):
-		status, p = http.StatusBadRequest, errorPage{"That filter does not work", "The page's filters or paging link are not valid. Start again from the menu."}
+		status, p = http.StatusBadRequest, errorPage{Heading: "That filter does not work", Message: "The page's filters or paging link are not valid. Start again from the menu."}
 	case errors.As(err, &de) && de.Code == experiments.CodeInvalid:
-		status, p = http.StatusBadRequest, errorPage{"That request does not work", de.Message}
+		status, p = http.StatusBadRequest, errorPage{Heading: "That request does not work", Message: de.Message}
+	case errors.As(err, &de) && de.Code == experiments.CodeForbidden:
+		status, p = http.StatusForbidden, errorPage{Heading: "Not allowed", Message: notAllowedText(de)}
 	default:
 		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
