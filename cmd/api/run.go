@@ -19,6 +19,7 @@ import (
 
 	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/healthcheck"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/httpapi"
 	"github.com/failforward/failforward/internal/natsembed"
@@ -35,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 {
 		switch args[0] {
 		case "healthcheck":
-			return healthcheck(ctx, args[1:], stderr)
+			return healthcheck.Run(ctx, args[1:], "http://127.0.0.1:8080/readyz", stderr)
 		case "token":
 			return tokenCommand(args[1:], getenv, stdout, stderr)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/healthcheck"
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
@@ -29,7 +30,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 {
 		switch args[0] {
 		case "healthcheck":
-			return healthcheck(ctx, args[1:], stderr)
+			return healthcheck.Run(ctx, args[1:], "http://127.0.0.1:9090/healthz", stderr)
 		case "rebuild":
 			return rebuild(ctx, args[1:], getenv, stdout, stderr)
 		}

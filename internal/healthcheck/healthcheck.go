@@ -1,4 +1,7 @@
-package main
+// Package healthcheck is the `healthcheck` subcommand of failforward's
+// binaries: it asks a running process whether it is healthy, for
+// container health checks in images that have no shell or curl.
+package healthcheck
 
 import (
 	"context"
@@ -9,12 +12,12 @@ import (
 	"time"
 )
 
-// healthcheck asks a running projector whether it is healthy, for
-// container health checks in images that have no shell or curl.
-func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
+// Run parses args (-url, defaulting to defaultURL) and returns nil when
+// the URL answers 200 within three seconds.
+func Run(ctx context.Context, args []string, defaultURL string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:9090/healthz", "URL that answers 200 when healthy")
+	url := fs.String("url", defaultURL, "URL that answers 200 when healthy")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
