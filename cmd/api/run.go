@@ -19,8 +19,8 @@ import (
 
 	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/events"
-	"github.com/failforward/failforward/internal/healthcheck"
 	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/healthcheck"
 	"github.com/failforward/failforward/internal/httpapi"
 	"github.com/failforward/failforward/internal/natsembed"
 	"github.com/failforward/failforward/internal/projector"
