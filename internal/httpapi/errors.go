@@ -84,6 +84,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, detail = statusOf(de.Code), errorDetail{Code: string(de.Code), Message: de.Message, Field: de.Field}
 	case errors.Is(err, readmodel.ErrNotFound):
 		status, detail = http.StatusNotFound, errorDetail{Code: string(experiments.CodeNotFound), Message: "no such resource"}
+	case errors.Is(err, readmodel.ErrBadFilter):
+		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Message: "the filter is not valid: check from, to and bucket"}
 	case errors.Is(err, readmodel.ErrBadCursor):
 		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Field: "cursor", Message: "is not a cursor this API gave out"}
 	case errors.Is(err, readstore.ErrNotCaughtUp):
