@@ -85,10 +85,11 @@ func ParseType(typ string) (name string, version int, err error) {
 	return rest[:i], version, nil
 }
 
-// SchemaOf returns the dataschema URI of name at its current version:
-// the path of its JSON Schema in the repository's schema/events folder.
+// SchemaOf returns the dataschema URI of name at its current version: the
+// address of its JSON Schema, schema/events/<name>.v<N>.json in the
+// repository. CloudEvents wants an absolute URI there, not a path.
 func SchemaOf(name string) string {
-	return fmt.Sprintf("schema/events/%s.v%d.json", name, VersionOf(name))
+	return fmt.Sprintf("%s%s.v%d.json", SchemaBaseURL, name, VersionOf(name))
 }
 
 // Subject returns the NATS subject an event is written to:

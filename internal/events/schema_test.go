@@ -78,8 +78,8 @@ func TestSchemaFilesMatchTheCatalogue(t *testing.T) {
 	for _, name := range events.Names {
 		for v := 1; v <= events.VersionOf(name); v++ {
 			file := fmt.Sprintf("%s.v%d.json", name, v)
-			if v == events.VersionOf(name) && events.SchemaOf(name) != "schema/events/"+file {
-				t.Errorf("SchemaOf(%s) = %s, want schema/events/%s", name, events.SchemaOf(name), file)
+			if v == events.VersionOf(name) && events.SchemaOf(name) != events.SchemaBaseURL+file {
+				t.Errorf("SchemaOf(%s) = %s, want %s%s", name, events.SchemaOf(name), events.SchemaBaseURL, file)
 			}
 			want[file] = true
 			if !have[file] {
