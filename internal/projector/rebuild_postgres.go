@@ -108,6 +108,15 @@ func (r *pgRebuild) swap(ctx context.Context) error {
 		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, RebuildSchema); err != nil {
 		return fmt.Errorf("list rebuilt tables: %w", err)
 	}
+	// Fresh tables have no planner statistics; without them the first
+	// queries after the swap plan as if the tables were empty, until
+	// autovacuum gets round to them. Gather them now, outside the swap's
+	// locks.
+	for _, n := range names {
+		if _, err := r.live.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
+			return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
+		}
+	}
 	r.db.Close()
 	r.db = nil
 	var err error
