@@ -8,9 +8,11 @@
 // in batches with set-based SQL: it reads the current rows of every
 // aggregate a batch touches (one SELECT … WHERE id IN (…) per table),
 // folds the events onto them in memory in stream order, and writes each
-// table back with multi-row INSERT … ON CONFLICT statements. Only the
-// stream order decides the result, so a replay gives the same rows
-// whatever the batch boundaries are.
+// table back by deleting the stored version of the rows the batch changed
+// (one DELETE … WHERE id IN (…)) and inserting every changed or new row:
+// multi-row INSERTs on SQLite, COPY on Postgres. Only the stream order
+// decides the result, so a replay gives the same rows whatever the batch
+// boundaries are. statements.go explains what makes this fast.
 //
 // An event that cannot be applied changes nothing, not even its
 // aggregate's version or the history table; the caller records it in

@@ -15,20 +15,25 @@ import (
 )
 
 // Projection folds events into the read-model tables. It holds no state
-// between batches: everything it needs is in the database, so a batch
-// may follow a crash, a restart or another instance's batches.
+// between batches but the text of its statements: everything it needs is
+// in the database, so a batch may follow a crash, a restart or another
+// instance's batches. It is safe for concurrent use.
 type Projection struct {
-	tables projectionTables
+	dialect readstore.Dialect
+	tables  projectionTables
+	texts   *sqlTexts
 }
 
 // NewProjection returns a projection for a read store of dialect. The SQL
-// is the same for both dialects; the dialect is checked so that a caller
-// with an unsupported store learns it here and not mid-stream.
+// is the same for both dialects but for one thing, COPY on Postgres where
+// SQLite takes a multi-row INSERT (see batchTx.insert); the dialect is
+// checked so that a caller with an unsupported store learns it here and
+// not mid-stream.
 func NewProjection(dialect readstore.Dialect) (*Projection, error) {
 	if dialect != readstore.Postgres && dialect != readstore.SQLite {
 		return nil, fmt.Errorf("new projection: unsupported read store dialect %q", dialect)
 	}
-	return &Projection{tables: newProjectionTables()}, nil
+	return &Projection{dialect: dialect, tables: newProjectionTables(), texts: newSQLTexts(dialect)}, nil
 }
 
 // ApplyBatch applies evs — contiguous in stream order, already decoded
@@ -38,6 +43,10 @@ func NewProjection(dialect readstore.Dialect) (*Projection, error) {
 // read model has never seen, a duplicate registration) changes nothing and
 // is returned in the skipped list with its reason; the rest of the batch
 // still applies. An error means the transaction must be rolled back.
+//
+// Each event must be applied once, which the caller's checkpoint sees
+// to. Events applied a second time make the batch fail on the history
+// rows they wrote the first time; they are never silently applied twice.
 func (p *Projection) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.Recorded) ([]readstore.Skipped, error) {
 	if len(evs) == 0 {
 		return nil, nil
@@ -52,7 +61,8 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.R
 	for i := range evs {
 		decoded[i] = decode(&evs[i])
 	}
-	b, err := p.load(ctx, tx, decoded)
+	btx := &batchTx{tx: tx.Tx, dialect: p.dialect, texts: p.texts}
+	b, err := p.load(ctx, btx, decoded)
 	if err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
 	}
@@ -68,7 +78,7 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.R
 			})
 		}
 	}
-	if err := p.write(ctx, tx, b); err != nil {
+	if err := p.write(ctx, btx, b); err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
 	}
 	return skipped, nil
@@ -119,6 +129,10 @@ type batch struct {
 	edges            map[edgeKey]bool
 	learnings        []*learningRow
 	history          []historyRow
+
+	// The rows that were in the read store before the batch.
+	storedExperiments, storedInnovations map[string]bool
+	storedLinks                          map[linkKey]bool
 }
 
 type linkKey struct{ innovation, experiment string }
@@ -127,15 +141,18 @@ type edgeKey struct{ experiment, buildsOn string }
 
 func newBatch() *batch {
 	return &batch{
-		experiments:      map[string]*experimentRow{},
-		innovations:      map[string]*innovationRow{},
-		links:            map[linkKey]*linkRow{},
-		knownLearnings:   map[string]bool{},
-		dirtyExperiments: map[string]bool{},
-		retagged:         map[string]bool{},
-		dirtyInnovations: map[string]bool{},
-		dirtyLinks:       map[linkKey]bool{},
-		edges:            map[edgeKey]bool{},
+		experiments:       map[string]*experimentRow{},
+		innovations:       map[string]*innovationRow{},
+		links:             map[linkKey]*linkRow{},
+		knownLearnings:    map[string]bool{},
+		storedExperiments: map[string]bool{},
+		storedInnovations: map[string]bool{},
+		storedLinks:       map[linkKey]bool{},
+		dirtyExperiments:  map[string]bool{},
+		retagged:          map[string]bool{},
+		dirtyInnovations:  map[string]bool{},
+		dirtyLinks:        map[linkKey]bool{},
+		edges:             map[edgeKey]bool{},
 	}
 }
 

@@ -3,45 +3,29 @@ package readmodel
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/failforward/failforward/internal/events"
 )
 
-// maxParams bounds the bind parameters of one statement. SQLite allows
-// 32,766 and Postgres 65,535; one limit under both keeps the SQL the same.
-const maxParams = 30000
-
-// tableSpec describes how the projection writes one table: one multi-row
-// INSERT … ON CONFLICT per chunk of rows. Tables whose rows never change
-// once written (history, learnings, link tables) do nothing on conflict;
-// the others overwrite every non-key column with the folded row.
-type tableSpec struct {
-	name    string
-	columns []string
-	key     []string
-	update  bool
-}
-
 type projectionTables struct {
-	experiments, tags, edges, learnings, skills, innovations, links, history tableSpec
+	experiments, tags, edges, learnings, skills, innovations, links, history *tableSpec
 }
 
 func newProjectionTables() projectionTables {
 	return projectionTables{
-		experiments: tableSpec{"experiments", columnList(experimentColumns), []string{"id"}, true},
-		tags:        tableSpec{"experiment_tags", []string{"experiment_id", "tag"}, []string{"tag", "experiment_id"}, false},
-		edges:       tableSpec{"experiment_edges", []string{"experiment_id", "builds_on_id"}, []string{"experiment_id", "builds_on_id"}, false},
-		learnings:   tableSpec{"learnings", columnList(learningColumns), []string{"id"}, false},
-		skills:      tableSpec{"learning_skills", []string{"learning_id", "skill"}, []string{"skill", "learning_id"}, false},
-		innovations: tableSpec{"innovations", columnList(innovationColumns), []string{"id"}, true},
-		links:       tableSpec{"innovation_links", columnList(linkColumns), []string{"innovation_id", "experiment_id"}, true},
-		history:     tableSpec{"history", columnList(historyColumns), []string{"position"}, false},
+		experiments: newTableSpec("experiments", columnList(experimentColumns), "id"),
+		tags:        newTableSpec("experiment_tags", []string{"experiment_id", "tag"}, "experiment_id"),
+		edges:       newTableSpec("experiment_edges", []string{"experiment_id", "builds_on_id"}, ""),
+		learnings:   newTableSpec("learnings", columnList(learningColumns), ""),
+		skills:      newTableSpec("learning_skills", []string{"learning_id", "skill"}, ""),
+		innovations: newTableSpec("innovations", columnList(innovationColumns), "id"),
+		links:       newTableSpec("innovation_links", columnList(linkColumns), "innovation_id"),
+		history:     newTableSpec("history", columnList(historyColumns), ""),
 	}
 }
 
@@ -53,9 +37,17 @@ func columnList(s string) []string {
 	return out
 }
 
+// The load queries: each has one %s, for its IN list.
+const (
+	loadExperiments = "SELECT " + experimentColumns + " FROM experiments WHERE id IN (%s)"
+	loadInnovations = "SELECT " + innovationColumns + " FROM innovations WHERE id IN (%s)"
+	loadLinks       = "SELECT " + linkColumns + " FROM innovation_links WHERE innovation_id IN (%s)"
+	loadLearningIDs = "SELECT id FROM learnings WHERE id IN (%s)"
+)
+
 // load reads the current rows of every aggregate the batch touches, with
 // one query per table, and returns them as the batch's starting state.
-func (p *Projection) load(ctx context.Context, tx *sqlx.Tx, decoded []decodedEvent) (*batch, error) {
+func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEvent) (*batch, error) {
 	b := newBatch()
 	expIDs, innIDs, learningIDs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range decoded {
@@ -80,61 +72,90 @@ func (p *Projection) load(ctx context.Context, tx *sqlx.Tx, decoded []decodedEve
 		}
 	}
 
-	xs, err := selectIn[experimentRow](ctx, tx, "SELECT "+experimentColumns+" FROM experiments WHERE id IN (%s)", sortedKeys(expIDs))
+	xs := newExperimentScan()
+	err := tx.queryIn(ctx, loadExperiments, sortedKeys(expIDs), func(rows *sql.Rows) error {
+		x, err := xs.scan(rows)
+		if err != nil {
+			return err
+		}
+		b.experiments[x.ID] = &x
+		b.storedExperiments[x.ID] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load experiments: %w", err)
 	}
-	for i := range xs {
-		xs[i].normalize()
-		b.experiments[xs[i].ID] = &xs[i]
-	}
-	ns, err := selectIn[innovationRow](ctx, tx, "SELECT "+innovationColumns+" FROM innovations WHERE id IN (%s)", sortedKeys(innIDs))
+	innovations := sortedKeys(innIDs)
+	err = tx.queryIn(ctx, loadInnovations, innovations, func(rows *sql.Rows) error {
+		n, err := scanInnovation(rows)
+		if err != nil {
+			return err
+		}
+		b.innovations[n.ID] = &n
+		b.storedInnovations[n.ID] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load innovations: %w", err)
 	}
-	for i := range ns {
-		b.innovations[ns[i].ID] = &ns[i]
-	}
-	ls, err := selectIn[linkRow](ctx, tx, "SELECT "+linkColumns+" FROM innovation_links WHERE innovation_id IN (%s)", sortedKeys(innIDs))
+	err = tx.queryIn(ctx, loadLinks, innovations, func(rows *sql.Rows) error {
+		l, err := scanLink(rows)
+		if err != nil {
+			return err
+		}
+		k := linkKey{l.InnovationID, l.ExperimentID}
+		b.links[k] = &l
+		b.storedLinks[k] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load innovation links: %w", err)
 	}
-	for i := range ls {
-		b.links[linkKey{ls[i].InnovationID, ls[i].ExperimentID}] = &ls[i]
-	}
-	known, err := selectIn[string](ctx, tx, "SELECT id FROM learnings WHERE id IN (%s)", sortedKeys(learningIDs))
+	err = tx.queryIn(ctx, loadLearningIDs, sortedKeys(learningIDs), func(rows *sql.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		b.knownLearnings[id] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load learning ids: %w", err)
-	}
-	for _, id := range known {
-		b.knownLearnings[id] = true
 	}
 	return b, nil
 }
 
-// write stores what the batch changed, a few statements per table.
-func (p *Projection) write(ctx context.Context, tx *sqlx.Tx, b *batch) error {
+// write stores what the batch changed, a few statements per table: the
+// stored version of every changed row is deleted, and every changed or
+// new row inserted. No row is written twice in one batch.
+func (p *Projection) write(ctx context.Context, tx *batchTx, b *batch) error {
 	t := p.tables
-	var rows [][]any
+	// The experiments and history rows are the most values; one buffer of
+	// that size serves every table.
+	rows := make([]any, 0, max(len(b.dirtyExperiments)*len(t.experiments.columns), len(b.history)*len(t.history.columns)))
+	var stale []string
 	for _, id := range sortedKeys(b.dirtyExperiments) {
-		rows = append(rows, b.experiments[id].values())
+		rows = b.experiments[id].appendValues(rows)
+		if b.storedExperiments[id] {
+			stale = append(stale, id)
+		}
 	}
-	if err := upsert(ctx, tx, t.experiments, rows); err != nil {
+	if err := tx.replace(ctx, t.experiments, stale, rows); err != nil {
 		return err
 	}
 
-	// Tags are replaced whole when a registration or revision sets them.
-	retagged := sortedKeys(b.retagged)
-	if err := execIn(ctx, tx, "DELETE FROM experiment_tags WHERE experiment_id IN (%s)", retagged); err != nil {
-		return fmt.Errorf("clear experiment tags: %w", err)
-	}
-	rows = rows[:0]
-	for _, id := range retagged {
+	// Tags are replaced whole when a registration or revision sets them;
+	// an experiment registered in this batch has none to clear.
+	rows, stale = rows[:0], stale[:0]
+	for _, id := range sortedKeys(b.retagged) {
 		for _, tag := range distinct(b.experiments[id].Tags) {
-			rows = append(rows, []any{id, tag})
+			rows = append(rows, dbText(id), dbText(tag))
+		}
+		if b.storedExperiments[id] {
+			stale = append(stale, id)
 		}
 	}
-	if err := upsert(ctx, tx, t.tags, rows); err != nil {
+	if err := tx.replace(ctx, t.tags, stale, rows); err != nil {
 		return err
 	}
 
@@ -143,157 +164,66 @@ func (p *Projection) write(ctx context.Context, tx *sqlx.Tx, b *batch) error {
 		return cmp.Or(cmp.Compare(a.experiment, b.experiment), cmp.Compare(a.buildsOn, b.buildsOn))
 	})
 	for _, e := range edges {
-		rows = append(rows, []any{e.experiment, e.buildsOn})
+		rows = append(rows, dbText(e.experiment), dbText(e.buildsOn))
 	}
-	if err := upsert(ctx, tx, t.edges, rows); err != nil {
+	if err := tx.insert(ctx, t.edges, rows); err != nil {
 		return err
 	}
 
 	rows = rows[:0]
-	var skills [][]any
+	var skills []any
 	for _, l := range b.learnings {
-		rows = append(rows, l.values())
+		rows = l.appendValues(rows)
 		for _, s := range distinct(l.Skills) {
-			skills = append(skills, []any{l.ID, s})
+			skills = append(skills, dbText(l.ID), dbText(s))
 		}
 	}
-	if err := upsert(ctx, tx, t.learnings, rows); err != nil {
+	if err := tx.insert(ctx, t.learnings, rows); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, t.skills, skills); err != nil {
+	if err := tx.insert(ctx, t.skills, skills); err != nil {
 		return err
 	}
 
-	rows = rows[:0]
+	rows, stale = rows[:0], stale[:0]
 	for _, id := range sortedKeys(b.dirtyInnovations) {
-		rows = append(rows, b.innovations[id].values())
+		rows = b.innovations[id].appendValues(rows)
+		if b.storedInnovations[id] {
+			stale = append(stale, id)
+		}
 	}
-	if err := upsert(ctx, tx, t.innovations, rows); err != nil {
+	if err := tx.replace(ctx, t.innovations, stale, rows); err != nil {
 		return err
 	}
 
+	// Links are deleted and inserted per innovation: every link of an
+	// innovation that had a stored link changed, since the batch holds
+	// them all (it loaded every link of the innovations it touches), and
+	// the new links of the others.
+	relinked := map[string]bool{}
+	for k := range b.dirtyLinks {
+		if b.storedLinks[k] {
+			relinked[k.innovation] = true
+		}
+	}
 	rows = rows[:0]
-	links := slices.SortedFunc(maps.Keys(b.dirtyLinks), func(a, b linkKey) int {
+	links := slices.SortedFunc(maps.Keys(b.links), func(a, b linkKey) int {
 		return cmp.Or(cmp.Compare(a.innovation, b.innovation), cmp.Compare(a.experiment, b.experiment))
 	})
 	for _, k := range links {
-		rows = append(rows, b.links[k].values())
+		if relinked[k.innovation] || b.dirtyLinks[k] {
+			rows = b.links[k].appendValues(rows)
+		}
 	}
-	if err := upsert(ctx, tx, t.links, rows); err != nil {
+	if err := tx.replace(ctx, t.links, sortedKeys(relinked), rows); err != nil {
 		return err
 	}
 
 	rows = rows[:0]
 	for i := range b.history {
-		rows = append(rows, b.history[i].values())
+		rows = b.history[i].appendValues(rows)
 	}
-	return upsert(ctx, tx, t.history, rows)
-}
-
-// upsert writes rows to t with one multi-row INSERT … ON CONFLICT per
-// chunk. Callers never pass the same key twice: Postgres rejects a
-// statement that would update one row twice.
-func upsert(ctx context.Context, tx *sqlx.Tx, t tableSpec, rows [][]any) error {
-	per := maxParams / len(t.columns)
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(start+per, len(rows))]
-		args := make([]any, 0, len(chunk)*len(t.columns))
-		for _, r := range chunk {
-			for _, v := range r {
-				if s, ok := v.(string); ok {
-					v = dbText(s)
-				}
-				args = append(args, v)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(upsertSQL(t, len(chunk))), args...); err != nil {
-			return fmt.Errorf("write %d rows of %s: %w", len(chunk), t.name, err)
-		}
-	}
-	return nil
-}
-
-func upsertSQL(t tableSpec, rows int) string {
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO ")
-	sb.WriteString(t.name)
-	sb.WriteString(" (")
-	sb.WriteString(strings.Join(t.columns, ", "))
-	sb.WriteString(") VALUES ")
-	tuple := "(" + strings.Repeat("?, ", len(t.columns)-1) + "?)"
-	for i := range rows {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(tuple)
-	}
-	sb.WriteString(" ON CONFLICT (")
-	sb.WriteString(strings.Join(t.key, ", "))
-	sb.WriteString(")")
-	if !t.update {
-		sb.WriteString(" DO NOTHING")
-		return sb.String()
-	}
-	sb.WriteString(" DO UPDATE SET ")
-	first := true
-	for _, c := range t.columns {
-		if slices.Contains(t.key, c) {
-			continue
-		}
-		if !first {
-			sb.WriteString(", ")
-		}
-		first = false
-		sb.WriteString(c + " = excluded." + c)
-	}
-	return sb.String()
-}
-
-// selectIn runs query once per chunk of ids, with the chunk's placeholders
-// in place of its one %s, after args. The IN list must be the query's
-// last placeholder; results of several chunks are concatenated, so a
-// caller that needs an order across chunks sorts them itself.
-func selectIn[T any](ctx context.Context, q sqlx.ExtContext, query string, ids []string, args ...any) ([]T, error) {
-	var out []T
-	per := maxParams - len(args)
-	for start := 0; start < len(ids); start += per {
-		chunk := ids[start:min(start+per, len(ids))]
-		a := append(slices.Clip(args), anys(chunk)...)
-		var part []T
-		if err := sqlx.SelectContext(ctx, q, &part, q.Rebind(fmt.Sprintf(query, placeholders(len(chunk)))), a...); err != nil {
-			return nil, err
-		}
-		out = append(out, part...)
-	}
-	return out, nil
-}
-
-// execIn is selectIn for statements that return no rows.
-func execIn(ctx context.Context, q sqlx.ExtContext, query string, ids []string, args ...any) error {
-	per := maxParams - len(args)
-	for start := 0; start < len(ids); start += per {
-		chunk := ids[start:min(start+per, len(ids))]
-		a := append(slices.Clip(args), anys(chunk)...)
-		if _, err := q.ExecContext(ctx, q.Rebind(fmt.Sprintf(query, placeholders(len(chunk)))), a...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
-}
-
-func anys[T any](s []T) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
+	return tx.insert(ctx, t.history, rows)
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {

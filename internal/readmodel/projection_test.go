@@ -268,6 +268,29 @@ func TestApplyBatchRejectsOutOfOrder(t *testing.T) {
 	})
 }
 
+// TestApplyingEventsTwiceFails checks that events applied again, past
+// the checkpoint that should have kept them out, fail the batch instead
+// of changing the read model a second time.
+func TestApplyingEventsTwiceFails(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		ctx := context.Background()
+		db := readstoretest.Open(t, d)
+		s := &stream{}
+		s.register(t, "x1", "growth", "a", day(2026, 1, 1))
+		s.start(t, "x1", "growth", day(2026, 1, 2))
+		mustApply(t, db, s.evs)
+		p, err := readmodel.NewProjection(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := db.MustBegin()
+		defer tx.Rollback()
+		if _, err := p.ApplyBatch(ctx, tx, s.evs[1:]); err == nil {
+			t.Fatal("ApplyBatch of events already applied succeeded")
+		}
+	})
+}
+
 // TestBatchBoundariesAreDeterministic replays one stream into fresh read
 // stores with different batch boundaries and expects the same rows.
 func TestBatchBoundariesAreDeterministic(t *testing.T) {

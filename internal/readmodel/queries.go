@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readstore"
@@ -479,4 +481,42 @@ func prefixed(alias, columns string) string {
 		cols[i] = alias + "." + c
 	}
 	return strings.Join(cols, ", ")
+}
+
+// maxQueryParams bounds the bind parameters of one query. SQLite allows
+// 32,766 and Postgres 65,535; one limit under both keeps the SQL the same.
+const maxQueryParams = 30000
+
+// selectIn runs query once per chunk of ids, with the chunk's placeholders
+// in place of its one %s, after args. The IN list must be the query's
+// last placeholder; results of several chunks are concatenated, so a
+// caller that needs an order across chunks sorts them itself.
+func selectIn[T any](ctx context.Context, q sqlx.ExtContext, query string, ids []string, args ...any) ([]T, error) {
+	var out []T
+	per := maxQueryParams - len(args)
+	for start := 0; start < len(ids); start += per {
+		chunk := ids[start:min(start+per, len(ids))]
+		a := append(slices.Clip(args), anys(chunk)...)
+		var part []T
+		if err := sqlx.SelectContext(ctx, q, &part, q.Rebind(fmt.Sprintf(query, placeholders(len(chunk)))), a...); err != nil {
+			return nil, err
+		}
+		out = append(out, part...)
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

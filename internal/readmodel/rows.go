@@ -1,6 +1,8 @@
 package readmodel
 
 import (
+	"bytes"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -59,12 +61,49 @@ type experimentRow struct {
 	Position         uint64     `db:"position"`
 }
 
-func (r *experimentRow) values() []any {
-	return []any{r.ID, r.Team, r.Title, r.Kind, r.Hypothesis, r.SuccessMetric, r.SuccessCriteria, r.Owner,
-		r.Tags, r.BuildsOn, r.Visibility, r.Status, r.Outcome, r.Decision, r.Summary, r.Observed, r.FailureReasons,
-		r.AbandonReason, r.CostPersonDays, r.CostSpend, r.OutcomeRevisions, r.LearningCount,
-		r.RegisteredAt, r.StartedAt, r.ConcludedAt, r.AbandonedAt,
-		r.RegisteredMonth, r.StartedMonth, r.ConcludedMonth, r.AbandonedMonth, r.Version, r.Position}
+// appendValues appends the row's values in experimentColumns order, as
+// the drivers take them without conversion.
+func (r *experimentRow) appendValues(args []any) []any {
+	return append(args, dbText(r.ID), dbText(r.Team), dbText(r.Title), dbText(r.Kind), dbText(r.Hypothesis),
+		dbText(r.SuccessMetric), dbText(r.SuccessCriteria), dbText(r.Owner),
+		r.Tags.text(), r.BuildsOn.text(), dbText(r.Visibility), dbText(r.Status), dbText(r.Outcome),
+		dbText(r.Decision), dbText(r.Summary), dbText(r.Observed), r.FailureReasons.text(),
+		dbText(r.AbandonReason), r.CostPersonDays, r.CostSpend, int64(r.OutcomeRevisions), int64(r.LearningCount),
+		r.RegisteredAt, timeOrNil(r.StartedAt), timeOrNil(r.ConcludedAt), timeOrNil(r.AbandonedAt),
+		r.RegisteredMonth, r.StartedMonth, r.ConcludedMonth, r.AbandonedMonth, int64(r.Version), int64(r.Position))
+}
+
+// experimentScan scans rows of experimentColumns without reflection.
+type experimentScan struct {
+	row                                 experimentRow
+	outcomeRevisions, learnings         int64
+	version, position                   int64
+	startedAt, concludedAt, abandonedAt sql.NullTime
+	dest                                []any
+}
+
+func newExperimentScan() *experimentScan {
+	s := &experimentScan{}
+	r := &s.row
+	s.dest = []any{&r.ID, &r.Team, &r.Title, &r.Kind, &r.Hypothesis, &r.SuccessMetric, &r.SuccessCriteria, &r.Owner,
+		&r.Tags, &r.BuildsOn, &r.Visibility, &r.Status, &r.Outcome, &r.Decision, &r.Summary, &r.Observed, &r.FailureReasons,
+		&r.AbandonReason, &r.CostPersonDays, &r.CostSpend, &s.outcomeRevisions, &s.learnings,
+		&r.RegisteredAt, &s.startedAt, &s.concludedAt, &s.abandonedAt,
+		&r.RegisteredMonth, &r.StartedMonth, &r.ConcludedMonth, &r.AbandonedMonth, &s.version, &s.position}
+	return s
+}
+
+// scan reads the current row of rows, normalized as normalize does.
+func (s *experimentScan) scan(rows *sql.Rows) (experimentRow, error) {
+	if err := rows.Scan(s.dest...); err != nil {
+		return experimentRow{}, err
+	}
+	r := s.row
+	r.OutcomeRevisions, r.LearningCount = int(s.outcomeRevisions), int(s.learnings)
+	r.Version, r.Position = uint64(s.version), uint64(s.position)
+	r.StartedAt, r.ConcludedAt, r.AbandonedAt = nullTimePtr(s.startedAt), nullTimePtr(s.concludedAt), nullTimePtr(s.abandonedAt)
+	r.RegisteredAt = r.RegisteredAt.UTC()
+	return r, nil
 }
 
 // normalize puts times read back from a driver into UTC: lib/pq returns
@@ -110,8 +149,9 @@ type learningRow struct {
 	Position      uint64     `db:"position"`
 }
 
-func (r *learningRow) values() []any {
-	return []any{r.ID, r.ExperimentID, r.Team, r.Text, r.Skills, r.RecordedAt, r.RecordedMonth, r.Position}
+func (r *learningRow) appendValues(args []any) []any {
+	return append(args, dbText(r.ID), dbText(r.ExperimentID), dbText(r.Team), dbText(r.Text), r.Skills.text(),
+		r.RecordedAt, r.RecordedMonth, int64(r.Position))
 }
 
 func (r *learningRow) learning() experiments.Learning {
@@ -132,8 +172,18 @@ type innovationRow struct {
 	Position    uint64    `db:"position"`
 }
 
-func (r *innovationRow) values() []any {
-	return []any{r.ID, r.Team, r.Title, r.Description, r.LaunchedAt, r.RecordedAt, r.Version, r.Position}
+func (r *innovationRow) appendValues(args []any) []any {
+	return append(args, dbText(r.ID), dbText(r.Team), dbText(r.Title), dbText(r.Description),
+		r.LaunchedAt, r.RecordedAt, int64(r.Version), int64(r.Position))
+}
+
+// scanInnovation reads a row of innovationColumns without reflection.
+func scanInnovation(rows *sql.Rows) (innovationRow, error) {
+	var r innovationRow
+	var version, position int64
+	err := rows.Scan(&r.ID, &r.Team, &r.Title, &r.Description, &r.LaunchedAt, &r.RecordedAt, &version, &position)
+	r.Version, r.Position = uint64(version), uint64(position)
+	return r, err
 }
 
 func (r *innovationRow) innovation() experiments.Innovation {
@@ -152,8 +202,15 @@ type linkRow struct {
 	LinkedAt     time.Time `db:"linked_at"`
 }
 
-func (r *linkRow) values() []any {
-	return []any{r.InnovationID, r.ExperimentID, r.Note, r.Active, r.LinkedAt}
+func (r *linkRow) appendValues(args []any) []any {
+	return append(args, dbText(r.InnovationID), dbText(r.ExperimentID), dbText(r.Note), r.Active, r.LinkedAt)
+}
+
+// scanLink reads a row of linkColumns without reflection.
+func scanLink(rows *sql.Rows) (linkRow, error) {
+	var r linkRow
+	err := rows.Scan(&r.InnovationID, &r.ExperimentID, &r.Note, &r.Active, &r.LinkedAt)
+	return r, err
 }
 
 const historyColumns = `position, aggregate, aggregate_id, event_id, event_type, team, actor, occurred_at, data`
@@ -170,8 +227,9 @@ type historyRow struct {
 	Data        string    `db:"data"`
 }
 
-func (r *historyRow) values() []any {
-	return []any{r.Position, r.Aggregate, r.AggregateID, r.EventID, r.EventType, r.Team, r.Actor, r.OccurredAt, r.Data}
+func (r *historyRow) appendValues(args []any) []any {
+	return append(args, int64(r.Position), r.Aggregate, dbText(r.AggregateID), dbText(r.EventID), dbText(r.EventType),
+		dbText(r.Team), dbText(r.Actor), r.OccurredAt, dbText(r.Data))
 }
 
 // stringList is a list of strings kept in one TEXT column as a JSON array:
@@ -181,14 +239,49 @@ type stringList []string
 
 // Value encodes the list as a JSON array, [] when empty.
 func (l stringList) Value() (driver.Value, error) {
-	if l == nil {
-		return "[]", nil
+	return l.text(), nil
+}
+
+// text is the list as a JSON array, [] when empty, byte for byte what
+// encoding/json writes. Most lists hold only characters that JSON writes
+// as they are; those are joined by hand, which is several times faster.
+func (l stringList) text() string {
+	if len(l) == 0 {
+		return "[]"
 	}
-	b, err := json.Marshal([]string(l))
-	if err != nil {
-		return nil, fmt.Errorf("encode string list: %w", err)
+	n := 1
+	for _, s := range l {
+		if !plainJSON(s) {
+			b, _ := json.Marshal([]string(l)) // a []string always marshals
+			return string(b)
+		}
+		n += len(s) + 3
 	}
-	return string(b), nil
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, s...)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
+	return string(b)
+}
+
+// plainJSON reports whether encoding/json writes s between quotes
+// unchanged: printable ASCII other than the quote, the backslash and the
+// characters it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // Scan decodes a JSON array written by Value.
@@ -205,12 +298,54 @@ func (l *stringList) Scan(src any) error {
 	default:
 		return fmt.Errorf("scan string list: unexpected %T", src)
 	}
+	if out, ok := parsePlainList(b); ok {
+		*l = out
+		return nil
+	}
 	var out []string
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fmt.Errorf("scan string list: %w", err)
 	}
 	*l = out
 	return nil
+}
+
+// parsePlainList decodes a JSON array of strings as text writes it when
+// every element is plainJSON, and reports false for anything else, which
+// encoding/json then decodes.
+func parsePlainList(b []byte) ([]string, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	b = b[1 : len(b)-1]
+	out := make([]string, 0, bytes.Count(b, []byte{','})+1)
+	if len(b) == 0 {
+		return out, true
+	}
+	for {
+		if len(b) < 2 || b[0] != '"' {
+			return nil, false
+		}
+		end := 1
+		for end < len(b) && b[end] != '"' {
+			if c := b[end]; c < 0x20 || c >= 0x7f || c == '\\' {
+				return nil, false
+			}
+			end++
+		}
+		if end == len(b) {
+			return nil, false
+		}
+		out = append(out, string(b[1:end]))
+		b = b[end+1:]
+		if len(b) == 0 {
+			return out, true
+		}
+		if b[0] != ',' {
+			return nil, false
+		}
+		b = b[1:]
+	}
 }
 
 // dbTime normalises t for storage and for binding: UTC, because SQLite
@@ -230,6 +365,22 @@ func dbTimePtr(t time.Time) *time.Time {
 // monthOf is the YYYY-MM (UTC) bucket stored beside each date.
 func monthOf(t time.Time) string {
 	return t.UTC().Format("2006-01")
+}
+
+// timeOrNil is t as a driver value: the time, or nil for none.
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+func nullTimePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
 }
 
 func utcPtr(t *time.Time) *time.Time {
