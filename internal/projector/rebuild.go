@@ -37,10 +37,9 @@ type RebuildConfig struct {
 	// Strict fails the rebuild, leaving the live tables as they were,
 	// when any event is skipped.
 	Strict bool
-	// BatchSize is the most events per transaction; 2,000 by default.
-	// Larger than the live projector's 500: a rebuild is all replay, its
-	// transactions touch tables no reader sees yet, and on Postgres 2,000
-	// events per batch replay about a third faster than 500.
+	// BatchSize is the most events per transaction; 2,000 by default, as
+	// for the live projector: a rebuild is all replay, and on Postgres
+	// 2,000 events per batch replay about a third faster than 500.
 	BatchSize int
 	// Progress receives the progress of the replay: a bar when it is a
 	// terminal, a line every ProgressInterval (2s by default) otherwise.
