@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // Postgres driver, registered as "postgres".
+	"github.com/lib/pq"    // Postgres driver, registered as "postgres".
 	_ "modernc.org/sqlite" // Pure-Go SQLite driver, registered as "sqlite".
 )
 
@@ -165,4 +165,13 @@ func (db *DB) WaitForPosition(ctx context.Context, pos uint64) error {
 		}
 		delay = min(delay*2, 50*time.Millisecond)
 	}
+}
+
+// Retryable reports whether err is a transient conflict that the same
+// read, run again, is expected to get past: Postgres chose it as the
+// victim of a deadlock (40P01) or a serialization failure (40001), as a
+// read can be when a rebuild swaps the tables under it.
+func Retryable(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "40P01" || pqErr.Code == "40001")
 }

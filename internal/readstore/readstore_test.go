@@ -3,10 +3,13 @@ package readstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/failforward/failforward/internal/readstore"
 	"github.com/failforward/failforward/internal/readstore/readstoretest"
@@ -75,5 +78,22 @@ func TestOpenRejectsCorruptSQLite(t *testing.T) {
 	if db, err := readstore.Open(context.Background(), "sqlite:"+path); err == nil {
 		db.Close()
 		t.Fatal("Open of a corrupt file succeeded")
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pq.Error{Code: "40P01"}, true},
+		{fmt.Errorf("outcome metrics: %w", &pq.Error{Code: "40001"}), true},
+		{&pq.Error{Code: "23505"}, false},
+		{errors.New("deadlock detected"), false},
+		{nil, false},
+	} {
+		if got := readstore.Retryable(c.err); got != c.want {
+			t.Errorf("Retryable(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
