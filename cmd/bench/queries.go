@@ -99,24 +99,12 @@ func (b *bench) queriesScenario(ctx context.Context) error {
 }
 
 func (b *bench) queries(ctx context.Context, data *dataset, d readstore.Dialect) error {
-	u, err := b.projectedStore(ctx, data, d)
+	srv, err := b.serveProjected(ctx, data, d, false, queryClients)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := startAPI(ctx, data.broker.url, db, false)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	client := newClient(queryClients)
-	if err := checkLineage(ctx, client, a.base, data.lineageInnovation); err != nil {
-		return err
-	}
+	defer srv.close()
+	db, a, client := srv.db, srv.api, srv.client
 	n, budget := b.opts.scale.requests, b.opts.scale.queryBudget
 	for _, q := range queriesFor(data.history) {
 		viaAPI, err := measureReads(ctx, n, budget, q, func(ctx context.Context, path, _ string, _ []any) error {
@@ -246,4 +234,42 @@ func checkLineage(ctx context.Context, client *http.Client, base, id string) err
 		return fmt.Errorf("lineage of %s has %d experiments upstream, want %d", id, len(l.Upstream), lineageSize)
 	}
 	return nil
+}
+
+// served is a read store the replay built, served through the API.
+type served struct {
+	url    string
+	db     *readstore.DB
+	api    *api
+	client *http.Client
+}
+
+func (s *served) close() {
+	s.api.close()
+	s.db.Close()
+}
+
+// serveProjected opens the read store the replay built for dialect d and
+// serves it through the API (with its own live projector when
+// withProjector is set), checking first that the lineage read works.
+func (b *bench) serveProjected(ctx context.Context, data *dataset, d readstore.Dialect, withProjector bool, conns int) (*served, error) {
+	u, err := b.projectedStore(ctx, data, d)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openStore(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	a, err := startAPI(ctx, data.broker.url, db, withProjector)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &served{url: u, db: db, api: a, client: newClient(conns)}
+	if err := checkLineage(ctx, s.client, a.base, data.lineageInnovation); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }

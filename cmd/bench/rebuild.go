@@ -41,24 +41,12 @@ func (b *bench) rebuildScenario(ctx context.Context) error {
 }
 
 func (b *bench) rebuild(ctx context.Context, data *dataset, d readstore.Dialect) error {
-	u, err := b.projectedStore(ctx, data, d)
+	srv, err := b.serveProjected(ctx, data, d, true, rebuildReaders)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := startAPI(ctx, data.broker.url, db, true)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	client := newClient(rebuildReaders)
-	if err := checkLineage(ctx, client, a.base, data.lineageInnovation); err != nil {
-		return err
-	}
+	defer srv.close()
+	u, db, a, client := srv.url, srv.db, srv.api, srv.client
 
 	readCtx, stopReads := context.WithCancel(ctx)
 	defer stopReads()
