@@ -113,8 +113,8 @@ func (a *experimentAggregate) register(cmd RegisterExperiment) []change {
 // revise keeps pre-registration sealed: once an experiment has started,
 // its hypothesis and criteria can no longer move to fit the results.
 func (a *experimentAggregate) revise(cmd ReviseExperiment) ([]change, error) {
-	if a.state.Status != StatusPlanned {
-		return nil, conflict("experiment %s is %s: its pre-registration is sealed once started", a.state.ID, a.state.Status)
+	if err := a.state.checkAllows(CommandRevise); err != nil {
+		return nil, err
 	}
 	return []change{{events.ExperimentRevised, &events.ExperimentRevisedV1{
 		Title: cmd.Title, Kind: cmd.Kind, Hypothesis: cmd.Hypothesis, SuccessMetric: cmd.SuccessMetric,
@@ -123,8 +123,8 @@ func (a *experimentAggregate) revise(cmd ReviseExperiment) ([]change, error) {
 }
 
 func (a *experimentAggregate) start(cmd StartExperiment, now time.Time) ([]change, error) {
-	if a.state.Status != StatusPlanned {
-		return nil, conflict("experiment %s is %s: only a planned experiment can start", a.state.ID, a.state.Status)
+	if err := a.state.checkAllows(CommandStart); err != nil {
+		return nil, err
 	}
 	at := now
 	if cmd.StartedAt != nil {
@@ -134,8 +134,8 @@ func (a *experimentAggregate) start(cmd StartExperiment, now time.Time) ([]chang
 }
 
 func (a *experimentAggregate) conclude(cmd ConcludeExperiment, now time.Time, newID func() string) ([]change, error) {
-	if a.state.Status != StatusRunning {
-		return nil, conflict("experiment %s is %s: only a running experiment can conclude", a.state.ID, a.state.Status)
+	if err := a.state.checkAllows(CommandConclude); err != nil {
+		return nil, err
 	}
 	at := now
 	if cmd.ConcludedAt != nil {
@@ -155,8 +155,8 @@ func (a *experimentAggregate) conclude(cmd ConcludeExperiment, now time.Time, ne
 }
 
 func (a *experimentAggregate) reviseOutcome(cmd ReviseOutcome) ([]change, error) {
-	if a.state.Status != StatusConcluded {
-		return nil, conflict("experiment %s is %s: only a concluded experiment's outcome can be revised", a.state.ID, a.state.Status)
+	if err := a.state.checkAllows(CommandReviseOutcome); err != nil {
+		return nil, err
 	}
 	if cmd.Outcome == a.state.Outcome {
 		return nil, conflict("experiment %s already has outcome %s", a.state.ID, cmd.Outcome)
@@ -167,8 +167,8 @@ func (a *experimentAggregate) reviseOutcome(cmd ReviseOutcome) ([]change, error)
 }
 
 func (a *experimentAggregate) abandon(cmd AbandonExperiment, now time.Time) ([]change, error) {
-	if a.state.Status != StatusPlanned && a.state.Status != StatusRunning {
-		return nil, conflict("experiment %s is %s: only a planned or running experiment can be abandoned", a.state.ID, a.state.Status)
+	if err := a.state.checkAllows(CommandAbandon); err != nil {
+		return nil, err
 	}
 	at := now
 	if cmd.AbandonedAt != nil {

@@ -143,7 +143,7 @@ func (s *Service) linkable(ctx context.Context, p *Principal, id, field string) 
 		if !a.exists() || !p.CanSee(a.state.Team, a.state.Visibility) {
 			return Invalid(field, "experiment %s does not exist", id)
 		}
-		if a.state.Status == StatusConcluded || a.state.Status == StatusAbandoned {
+		if a.state.CanInform() {
 			return nil
 		}
 		if fresh {

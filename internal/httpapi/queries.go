@@ -73,7 +73,7 @@ func (s *Server) handleListExperiments(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return readmodel.ExperimentPage{}, err
 		}
-		status, err := oneOfParam(q, "status", []string{experiments.StatusPlanned, experiments.StatusRunning, experiments.StatusConcluded, experiments.StatusAbandoned})
+		status, err := oneOfParam(q, "status", experiments.Statuses)
 		if err != nil {
 			return readmodel.ExperimentPage{}, err
 		}

@@ -28,7 +28,7 @@ func (h *Handler) commandData(x experiments.Experiment, f *form, c experimentCom
 	return commandData{
 		X: x, Form: f, Cmd: c.path, Heading: c.heading, Intro: c.intro, Button: c.button,
 		Action:  "/experiments/" + x.ID + "/" + c.path,
-		Allowed: len(c.statuses) == 0 || slices.Contains(c.statuses, x.Status),
+		Allowed: x.Allows(c.cmd),
 		Kinds:   kindOptions, Outcomes: outcomeOptions, Decisions: decisionOptions, Visibilities: visibilityOptions,
 	}
 }
@@ -37,8 +37,14 @@ func (h *Handler) commandData(x experiments.Experiment, f *form, c experimentCom
 // experiment.
 type experimentCommand struct {
 	path, heading, intro, button string
-	// statuses are those that allow the command; empty allows any.
-	statuses []string
+	// cmd is the domain's command, whose rule says which statuses allow it.
+	cmd experiments.Command
+	// label names the command among the experiment page's actions; the
+	// page offers it wherever the rule allows. Start has none: the page
+	// starts an experiment with one click instead.
+	label string
+	// primary marks the action the page puts first.
+	primary bool
 	// fields are the form fields that can show an error.
 	fields []string
 	// prefill fills the form shown first.
@@ -51,8 +57,8 @@ var preRegistration = []string{"title", "kind", "hypothesis", "success_metric", 
 var experimentCommands = []experimentCommand{
 	{
 		path: "revise", heading: "Revise the pre-registration", button: "Save revision",
-		intro:    "While an experiment is planned its hypothesis and criteria can still change. Once it starts they are sealed, so results can never move the goalposts.",
-		statuses: []string{experiments.StatusPlanned}, fields: preRegistration,
+		intro: "While an experiment is planned its hypothesis and criteria can still change. Once it starts they are sealed, so results can never move the goalposts.",
+		cmd:   experiments.CommandRevise, label: "Revise pre-registration", fields: preRegistration,
 		prefill: func(f *form, x experiments.Experiment) {
 			f.Values.Set("title", x.Title)
 			f.Values.Set("kind", x.Kind)
@@ -71,8 +77,8 @@ var experimentCommands = []experimentCommand{
 	},
 	{
 		path: "start", heading: "Start the experiment", button: "Start",
-		intro:    "Starting seals the pre-registration: the hypothesis and success criteria can no longer change.",
-		statuses: []string{experiments.StatusPlanned}, fields: []string{"started_at"},
+		intro: "Starting seals the pre-registration: the hypothesis and success criteria can no longer change.",
+		cmd:   experiments.CommandStart, fields: []string{"started_at"},
 		run: func(h *Handler, r *http.Request, f *form, x experiments.Experiment, m experiments.Meta) (experiments.Experiment, error) {
 			cmd := experiments.StartExperiment{StartedAt: h.parseDate(f, "started_at")}
 			if f.Invalid() {
@@ -83,9 +89,9 @@ var experimentCommands = []experimentCommand{
 	},
 	{
 		path: "conclude", heading: "Conclude the experiment", button: "Conclude",
-		intro:    "A failure is a result, not a verdict: say what happened and what it taught, so a later team can build on it.",
-		statuses: []string{experiments.StatusRunning},
-		fields:   []string{"outcome", "decision", "summary", "observed", "failure_reasons", "concluded_at", "learning_text", "learning_skills"},
+		intro: "A failure is a result, not a verdict: say what happened and what it taught, so a later team can build on it.",
+		cmd:   experiments.CommandConclude, label: "Conclude", primary: true,
+		fields: []string{"outcome", "decision", "summary", "observed", "failure_reasons", "concluded_at", "learning_text", "learning_skills"},
 		run: func(h *Handler, r *http.Request, f *form, x experiments.Experiment, m experiments.Meta) (experiments.Experiment, error) {
 			cmd := experiments.ConcludeExperiment{
 				Outcome: f.Value("outcome"), Decision: f.Value("decision"), Summary: f.Value("summary"),
@@ -103,16 +109,16 @@ var experimentCommands = []experimentCommand{
 	},
 	{
 		path: "outcome", heading: "Revise the outcome", button: "Revise outcome",
-		intro:    "The original call stays in the history; the revision and its reason are recorded beside it.",
-		statuses: []string{experiments.StatusConcluded}, fields: []string{"outcome", "reason"},
+		intro: "The original call stays in the history; the revision and its reason are recorded beside it.",
+		cmd:   experiments.CommandReviseOutcome, label: "Revise the outcome", fields: []string{"outcome", "reason"},
 		run: func(h *Handler, r *http.Request, f *form, x experiments.Experiment, m experiments.Meta) (experiments.Experiment, error) {
 			return h.svc.ReviseOutcome(r.Context(), m, x.ID, experiments.ReviseOutcome{Outcome: f.Value("outcome"), Reason: f.Value("reason")})
 		},
 	},
 	{
 		path: "abandon", heading: "Abandon the experiment", button: "Abandon",
-		intro:    "Stopping early is a result too. Say why, so the next team knows what got in the way.",
-		statuses: []string{experiments.StatusPlanned, experiments.StatusRunning}, fields: []string{"reason", "abandoned_at"},
+		intro: "Stopping early is a result too. Say why, so the next team knows what got in the way.",
+		cmd:   experiments.CommandAbandon, label: "Abandon", fields: []string{"reason", "abandoned_at"},
 		run: func(h *Handler, r *http.Request, f *form, x experiments.Experiment, m experiments.Meta) (experiments.Experiment, error) {
 			cmd := experiments.AbandonExperiment{Reason: f.Value("reason"), AbandonedAt: h.parseDate(f, "abandoned_at")}
 			if f.Invalid() {
@@ -123,8 +129,8 @@ var experimentCommands = []experimentCommand{
 	},
 	{
 		path: "learnings", heading: "Record a learning", button: "Record learning",
-		intro:  "What did this experiment teach? Name the skills it drew on, so others can find it in the learnings library.",
-		fields: []string{"text", "skills"},
+		intro: "What did this experiment teach? Name the skills it drew on, so others can find it in the learnings library.",
+		cmd:   experiments.CommandRecordLearning, label: "Record a learning", fields: []string{"text", "skills"},
 		run: func(h *Handler, r *http.Request, f *form, x experiments.Experiment, m experiments.Meta) (experiments.Experiment, error) {
 			return h.svc.RecordLearning(r.Context(), m, x.ID, experiments.RecordLearning{
 				Text: f.Value("text"), Skills: splitList(f.Value("skills"), ","),

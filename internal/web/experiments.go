@@ -216,20 +216,15 @@ func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 // experimentActions are the commands x's status allows and p may send,
 // and whether it can start with one click.
 func experimentActions(p *experiments.Principal, x experiments.Experiment) (start bool, out []action) {
-	base := "/experiments/" + x.ID + "/"
 	if p.CanWriteExperiment(x.Team) {
-		switch x.Status {
-		case experiments.StatusPlanned:
-			start = true
-			out = append(out, action{base + "revise", "Revise pre-registration", false}, action{base + "abandon", "Abandon", false})
-		case experiments.StatusRunning:
-			out = append(out, action{base + "conclude", "Conclude", true}, action{base + "abandon", "Abandon", false})
-		case experiments.StatusConcluded:
-			out = append(out, action{base + "outcome", "Revise the outcome", false})
+		start = x.Allows(experiments.CommandStart)
+		for _, c := range experimentCommands {
+			if c.label != "" && x.Allows(c.cmd) {
+				out = append(out, action{"/experiments/" + x.ID + "/" + c.path, c.label, c.primary})
+			}
 		}
-		out = append(out, action{base + "learnings", "Record a learning", false})
 	}
-	if (x.Status == experiments.StatusConcluded || x.Status == experiments.StatusAbandoned) && writesInnovations(p) {
+	if x.CanInform() && writesInnovations(p) {
 		out = append(out, action{"/innovations/new?informed_by=" + x.ID, "Record an innovation it informed", false})
 	}
 	if writesExperiments(p) {

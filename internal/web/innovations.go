@@ -127,7 +127,7 @@ func (h *Handler) linkCandidates(r *http.Request, want []string) ([]experiments.
 		}
 	}
 	var recent []experiments.Experiment
-	for _, st := range []string{experiments.StatusConcluded, experiments.StatusAbandoned} {
+	for _, st := range experiments.EndedStatuses {
 		page, err := h.queries.ListExperiments(r.Context(), v, readmodel.ExperimentFilter{Status: st, Limit: 100})
 		if err != nil {
 			return nil, err

@@ -67,7 +67,7 @@ var (
 	outcomeOptions    = options(experiments.Outcomes)
 	decisionOptions   = options(experiments.Decisions)
 	visibilityOptions = options([]string{experiments.VisibilityOrg, experiments.VisibilityTeam})
-	statusOptions     = options([]string{experiments.StatusPlanned, experiments.StatusRunning, experiments.StatusConcluded, experiments.StatusAbandoned})
+	statusOptions     = options(experiments.Statuses)
 )
 
 func (h *Handler) funcs() template.FuncMap {
