@@ -105,6 +105,7 @@ func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEve
 		}
 		k := linkKey{l.InnovationID, l.ExperimentID}
 		b.links[k] = &l
+		b.linksOf[k.innovation] = append(b.linksOf[k.innovation], k)
 		b.storedLinks[k] = true
 		return nil
 	})
