@@ -155,15 +155,22 @@ type batchWriter struct {
 }
 
 func (w *batchWriter) experiments(ctx context.Context) error {
+	return replaceChanged(ctx, w, w.t.experiments, w.b.dirtyExperiments, w.b.experiments, w.b.storedExperiments)
+}
+
+// replaceChanged writes the rows of an aggregate's table that the batch
+// changed (dirty), deleting first those that were stored before.
+func replaceChanged[R interface{ appendValues([]any) []any }](ctx context.Context, w *batchWriter, t *tableSpec,
+	dirty map[string]bool, rows map[string]R, stored map[string]bool) error {
 	w.rows = w.rows[:0]
 	var stale []string
-	for _, id := range sortedKeys(w.b.dirtyExperiments) {
-		w.rows = w.b.experiments[id].appendValues(w.rows)
-		if w.b.storedExperiments[id] {
+	for _, id := range sortedKeys(dirty) {
+		w.rows = rows[id].appendValues(w.rows)
+		if stored[id] {
 			stale = append(stale, id)
 		}
 	}
-	return w.tx.replace(ctx, w.t.experiments, stale, w.rows)
+	return w.tx.replace(ctx, t, stale, w.rows)
 }
 
 // tags replaces an experiment's tags whole when a registration or
@@ -210,15 +217,7 @@ func (w *batchWriter) learnings(ctx context.Context) error {
 }
 
 func (w *batchWriter) innovations(ctx context.Context) error {
-	w.rows = w.rows[:0]
-	var stale []string
-	for _, id := range sortedKeys(w.b.dirtyInnovations) {
-		w.rows = w.b.innovations[id].appendValues(w.rows)
-		if w.b.storedInnovations[id] {
-			stale = append(stale, id)
-		}
-	}
-	return w.tx.replace(ctx, w.t.innovations, stale, w.rows)
+	return replaceChanged(ctx, w, w.t.innovations, w.b.dirtyInnovations, w.b.innovations, w.b.storedInnovations)
 }
 
 // links deletes and inserts links per innovation: every link of an
