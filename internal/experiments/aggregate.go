@@ -73,9 +73,15 @@ func (a *experimentAggregate) revise(cmd ReviseExperiment) ([]change, error) {
 	if err := a.state.checkAllows(CommandRevise); err != nil {
 		return nil, err
 	}
+	tags := cmd.Tags
+	if tags != nil {
+		// As on registration: the list names each tag once.
+		d := nonNil(dedupe(*tags))
+		tags = &d
+	}
 	return []change{{events.ExperimentRevised, &events.ExperimentRevisedV1{
 		Title: cmd.Title, Kind: cmd.Kind, Hypothesis: cmd.Hypothesis, SuccessMetric: cmd.SuccessMetric,
-		SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner, Tags: cmd.Tags, Visibility: cmd.Visibility, Cost: cmd.Cost,
+		SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner, Tags: tags, Visibility: cmd.Visibility, Cost: cmd.Cost,
 	}}}, nil
 }
 

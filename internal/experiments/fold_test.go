@@ -1,8 +1,10 @@
 package experiments_test
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,5 +129,19 @@ func TestInnovationApplyLinks(t *testing.T) {
 		}, Version: 7, Position: 7}
 	if !reflect.DeepEqual(n, want) {
 		t.Errorf("folded =\n%+v\nwant\n%+v", n, want)
+	}
+}
+
+func TestReviseNamesEachTagOnce(t *testing.T) {
+	svc, _, _ := newService(t)
+	x := register(t, svc)
+	tags := []string{"ux", "pricing", "ux"}
+	x, err := svc.ReviseExperiment(context.Background(), local, x.ID, experiments.ReviseExperiment{Tags: &tags})
+	if err != nil || !slices.Equal(x.Tags, []string{"ux", "pricing"}) {
+		t.Errorf("revised tags = %q, %v; want [ux pricing], as a registration keeps them", x.Tags, err)
+	}
+	empty := []string{}
+	if x, err = svc.ReviseExperiment(context.Background(), local, x.ID, experiments.ReviseExperiment{Tags: &empty}); err != nil || x.Tags == nil || len(x.Tags) != 0 {
+		t.Errorf("tags revised to none = %#v, %v; want []", x.Tags, err)
 	}
 }
