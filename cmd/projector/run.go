@@ -116,7 +116,7 @@ func connect(ctx context.Context, cfg config, stdout io.Writer) (*nats.Conn, err
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.redactedNATSURL(), err)
 	}
-	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil {
+	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout}); err != nil {
 		nc.Close()
 		return nil, err
 	}
