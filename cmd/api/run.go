@@ -102,6 +102,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // stop the projector before waiting for it
+	if tokens != nil {
+		wg.Go(func() { tokens.Watch(ctx, cfg.AuthFile, log) }) // AUTH_FILE edits and SIGHUP take effect live
+	}
 	if cfg.inProcessProjector() {
 		if err := db.Migrate(ctx); err != nil {
 			return err
