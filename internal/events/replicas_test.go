@@ -211,3 +211,69 @@ func TestReplicasOnASingleServer(t *testing.T) {
 		t.Errorf("OpenStore with 3 replicas on one server = %v, want a scaling error", err)
 	}
 }
+
+// TestAppendWhileTheLeaderIsLost shuts down the server leading the stream
+// while a writer appends two-event batches: every failed append reports
+// ErrUnavailable (or a conflict, when a timed-out batch did land), never
+// another error, appends succeed again once a new leader is elected, and
+// no batch is ever half written.
+func TestAppendWhileTheLeaderIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node cluster")
+	}
+	servers, first := startCluster(t, 3)
+	openStoreEventually(t, first, events.StoreConfig{})
+	var leader *server.Server
+	var urls []string
+	for _, s := range servers {
+		if s.JetStreamIsStreamLeader("$G", events.DefaultStream) {
+			leader = s
+		} else {
+			urls = append(urls, s.ClientURL())
+		}
+	}
+	if leader == nil {
+		t.Fatal("no stream leader")
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	s := openStoreEventually(t, nc, events.StoreConfig{})
+	id := newID()
+	exp := appendOK(t, s, "experiment", id, 0, []events.Envelope{registered(id)}, "").LastSequence
+
+	leader.Shutdown()
+	failures := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := s.Append(ctx, "experiment", id, exp, []events.Envelope{learning(id), learning(id)}, "")
+		cancel()
+		if err == nil {
+			break
+		}
+		failures++
+		switch {
+		case errors.Is(err, events.ErrConflict):
+			recs, lerr := s.Load(context.Background(), "experiment", id)
+			if lerr == nil {
+				exp = recs[len(recs)-1].Sequence
+			}
+		case !errors.Is(err, events.ErrUnavailable):
+			t.Fatalf("append while the leader is lost: %v, want ErrUnavailable", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("appends still fail 20s after the leader was lost: %v", err)
+		}
+	}
+	t.Logf("%d appends failed while a new leader was elected", failures)
+	recs, err := s.Load(context.Background(), "experiment", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if learnings := len(recs) - 1; learnings == 0 || learnings%2 != 0 {
+		t.Errorf("the aggregate holds %d learnings, want a whole number of two-event batches", learnings)
+	}
+}
