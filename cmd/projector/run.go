@@ -33,6 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return healthcheck.Run(ctx, args[1:], "http://127.0.0.1:9090/healthz", stderr)
 		case "rebuild":
 			return rebuild(ctx, args[1:], getenv, stdout, stderr)
+		case "mirror":
+			return mirror(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig("projector", args, getenv, stderr)

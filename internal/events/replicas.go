@@ -60,19 +60,24 @@ type replicaPlan struct {
 	// then does a refused placement fall back to one replica.
 	auto bool
 	out  io.Writer
+	// role names the stream in what the plan reports: "event store" or
+	// "mirror".
+	role string
 }
 
 // newReplicaPlan plans for configured replicas, 0 meaning automatic.
-func newReplicaPlan(nc *nats.Conn, configured int, out io.Writer) replicaPlan {
-	if configured > 0 {
-		return replicaPlan{target: configured, out: out}
+func newReplicaPlan(nc *nats.Conn, configured int, out io.Writer, role string) replicaPlan {
+	p := replicaPlan{target: configured, out: out, role: role}
+	switch {
+	case configured > 0:
+	case nc.ConnectedClusterName() == "":
+		// A server outside any cluster announces no cluster name, and
+		// could only refuse more than one replica.
+		p.target, p.auto = 1, true
+	default:
+		p.target, p.auto = ClusterReplicas, true
 	}
-	// A server outside any cluster announces no cluster name, and could
-	// only refuse more than one replica.
-	if nc.ConnectedClusterName() == "" {
-		return replicaPlan{target: 1, auto: true, out: out}
-	}
-	return replicaPlan{target: ClusterReplicas, auto: true, out: out}
+	return p
 }
 
 // create makes the stream. Creating an identical stream is idempotent on
@@ -82,8 +87,8 @@ func newReplicaPlan(nc *nats.Conn, configured int, out io.Writer) replicaPlan {
 func (p replicaPlan) create(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.CreateStream(ctx, cfg)
 	if err != nil && p.auto && cfg.Replicas > 1 && cannotPlace(err) {
-		fmt.Fprintf(p.out, "event store: stream %s created with 1 replica: the cluster cannot place %d (%v); it is scaled up at a later start\n",
-			cfg.Name, cfg.Replicas, err)
+		fmt.Fprintf(p.out, "%s: stream %s created with 1 replica: the cluster cannot place %d (%v); it is scaled up at a later start\n",
+			p.role, cfg.Name, cfg.Replicas, err)
 		cfg.Replicas = 1
 		st, err = js.CreateStream(ctx, cfg)
 	}
@@ -108,10 +113,10 @@ func (p replicaPlan) scale(ctx context.Context, js jetstream.JetStream, st jetst
 	next, err := js.UpdateStream(ctx, cfg)
 	switch {
 	case err == nil:
-		fmt.Fprintf(p.out, "event store: stream %s scaled from %d to %d replicas\n", cfg.Name, from, p.target)
+		fmt.Fprintf(p.out, "%s: stream %s scaled from %d to %d replicas\n", p.role, cfg.Name, from, p.target)
 		return next, nil
 	case p.auto && cannotPlace(err):
-		fmt.Fprintf(p.out, "event store: stream %s keeps %d replica(s): the cluster cannot place %d (%v)\n", cfg.Name, from, p.target, err)
+		fmt.Fprintf(p.out, "%s: stream %s keeps %d replica(s): the cluster cannot place %d (%v)\n", p.role, cfg.Name, from, p.target, err)
 		return st, nil
 	}
 	return nil, fmt.Errorf("scale stream %s from %d to %d replicas: %w", cfg.Name, from, p.target, classify(err))

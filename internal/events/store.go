@@ -161,7 +161,7 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
-	replicas := newReplicaPlan(nc, cfg.Replicas, cfg.Out)
+	replicas := newReplicaPlan(nc, cfg.Replicas, cfg.Out, "event store")
 	want := streamConfig(cfg)
 	want.Replicas = replicas.target
 	st, err := js.Stream(ctx, cfg.Stream)
