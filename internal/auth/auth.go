@@ -68,7 +68,10 @@ type table struct {
 
 // Load reads and checks the AUTH_FILE at path.
 func Load(path string) (*Tokens, error) {
-	tab, err := loadTable(path)
+	return tokensOf(loadTable(path))
+}
+
+func tokensOf(tab *table, err error) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +102,7 @@ func loadTable(path string) (*table, error) {
 
 // New checks f's entries and returns Tokens for them.
 func New(f File) (*Tokens, error) {
-	tab, err := newTable(f)
-	if err != nil {
-		return nil, err
-	}
-	t := &Tokens{}
-	t.table.Store(tab)
-	return t, nil
+	return tokensOf(newTable(f))
 }
 
 func newTable(f File) (*table, error) {

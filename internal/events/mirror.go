@@ -61,17 +61,12 @@ func OpenMirror(ctx context.Context, nc *nats.Conn, cfg MirrorConfig) (jetstream
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
 	plan := newReplicaPlan(nc, cfg.Replicas, cfg.Out, "mirror")
-	want := cfg.Stream
-	want.Replicas = plan.target
-	st, err := js.Stream(ctx, want.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = plan.create(ctx, js, want)
-	}
+	st, err := plan.open(ctx, js, cfg.Stream)
 	if err != nil {
-		return nil, fmt.Errorf("open mirror %s: %w", want.Name, classify(err))
+		return nil, fmt.Errorf("open mirror: %w", err)
 	}
 	if st.CachedInfo().Config.Mirror == nil {
-		return nil, fmt.Errorf("open mirror: stream %s exists and is not a mirror", want.Name)
+		return nil, fmt.Errorf("open mirror: stream %s exists and is not a mirror", cfg.Stream.Name)
 	}
 	if st, err = plan.scale(ctx, js, st); err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)

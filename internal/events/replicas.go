@@ -80,6 +80,20 @@ func newReplicaPlan(nc *nats.Conn, configured int, out io.Writer, role string) r
 	return p
 }
 
+// open returns the stream named in cfg, created as cfg says (with the
+// plan's replicas) when it does not exist yet.
+func (p replicaPlan) open(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = p.target
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = p.create(ctx, js, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, classify(err))
+	}
+	return st, nil
+}
+
 // create makes the stream. Creating an identical stream is idempotent on
 // the server, so two processes starting at once both succeed; a
 // differing one made by someone else in between is returned as it is,

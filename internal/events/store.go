@@ -163,13 +163,9 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	}
 	replicas := newReplicaPlan(nc, cfg.Replicas, cfg.Out, "event store")
 	want := streamConfig(cfg)
-	want.Replicas = replicas.target
-	st, err := js.Stream(ctx, cfg.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = replicas.create(ctx, js, want)
-	}
+	st, err := replicas.open(ctx, js, want)
 	if err != nil {
-		return nil, fmt.Errorf("open event store: stream %s: %w", cfg.Stream, classify(err))
+		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	if st, err = replicas.scale(ctx, js, st); err != nil {
 		return nil, fmt.Errorf("open event store: %w", err)
