@@ -78,20 +78,20 @@ func TestSchemaFilesMatchTheCatalogue(t *testing.T) {
 	for _, name := range events.Names {
 		for v := 1; v <= events.VersionOf(name); v++ {
 			file := fmt.Sprintf("%s.v%d.json", name, v)
-			if v == events.VersionOf(name) && events.SchemaOf(name) != events.SchemaBaseURL+file {
-				t.Errorf("SchemaOf(%s) = %s, want %s%s", name, events.SchemaOf(name), events.SchemaBaseURL, file)
+			if v == events.VersionOf(name) && events.SchemaOf(name) != schema.EventSchemaID(file) {
+				t.Errorf("SchemaOf(%s) = %s, want %s", name, events.SchemaOf(name), schema.EventSchemaID(file))
 			}
 			want[file] = true
 			if !have[file] {
 				t.Errorf("no schema file %s for %s v%d", file, name, v)
 			}
 			typ := fmt.Sprintf("%s%s.v%d", events.TypePrefix, name, v)
-			if got := branches[typ]; got != file {
-				t.Errorf("cloudevent.json checks the data of %s against %q, want %q", typ, got, file)
+			if got := branches[typ]; got != schema.EventSchemaID(file) {
+				t.Errorf("cloudevent.json checks the data of %s against %q, want %q", typ, got, schema.EventSchemaID(file))
 			}
 			doc := schemaDoc(t, file)
-			if id := doc["$id"]; id != events.SchemaBaseURL+file {
-				t.Errorf("%s has $id %v, want %s", file, id, events.SchemaBaseURL+file)
+			if id := doc["$id"]; id != schema.EventSchemaID(file) {
+				t.Errorf("%s has $id %v, want %s", file, id, schema.EventSchemaID(file))
 			}
 		}
 	}
@@ -194,7 +194,10 @@ func anySlice(v any) []any {
 func TestPayloadFieldsMatchSchemas(t *testing.T) {
 	for _, name := range events.Names {
 		t.Run(name, func(t *testing.T) {
-			file := path.Base(events.SchemaOf(name))
+			file, ok := schema.EventSchemaFile(events.SchemaOf(name))
+			if !ok {
+				t.Fatalf("SchemaOf(%s) = %s names no file in schema/events", name, events.SchemaOf(name))
+			}
 			compareFields(t, file, payloadType(t, name), schemaDoc(t, file))
 		})
 	}

@@ -408,6 +408,9 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "GET", path: "/healthz", want: 200})
 	c.send(call{method: "GET", path: "/readyz", want: 200})
 	c.send(call{method: "GET", path: "/metrics", want: 200})
+	c.send(call{method: "GET", path: "/schema/events/experiment.concluded.v1.json", want: 200})
+	c.succeeded["GET /schema/events/{file}"] = true
+	c.send(call{method: "GET", path: "/schema/events/experiment.exploded.v1.json", want: 404})
 	c.send(call{method: "GET", path: "/v1/events?after=" + strconv.FormatUint(last+1, 10), token: f.lead, want: 400})
 	// The stream itself is checked by its own tests; here only its status
 	// and media type are.
