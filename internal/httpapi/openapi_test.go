@@ -445,3 +445,33 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPITokenOnlyWithTokens checks that the document asks for a
+// bearer token only as one alternative: a server without AUTH_FILE takes
+// requests with no credentials, and the document must not call them
+// invalid.
+func TestOpenAPITokenOnlyWithTokens(t *testing.T) {
+	var doc struct {
+		Security []map[string][]string `yaml:"security"`
+	}
+	if err := yaml.Unmarshal(openAPIBytes(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var none, bearer bool
+	for _, req := range doc.Security {
+		_, hasBearer := req["bearer"]
+		none = none || len(req) == 0
+		bearer = bearer || (hasBearer && len(req) == 1)
+	}
+	if !none || !bearer {
+		t.Errorf("security = %v, want [{}, {bearer: []}]", doc.Security)
+	}
+	v := openAPIValidator(t)
+	req, err := http.NewRequest("GET", "http://127.0.0.1:8080/v1/experiments", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, errs := v.ValidateHttpRequestSync(req); !ok {
+		t.Errorf("a request without a token does not match openapi.yaml:%s", validationErrors(errs))
+	}
+}
