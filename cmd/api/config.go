@@ -21,6 +21,8 @@ type config struct {
 	// WritesPerSecond and WriteBurst limit each token's writes.
 	WritesPerSecond float64
 	WriteBurst      int
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -30,6 +32,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		DatabaseURL: getenv("DATABASE_URL"),
 		DataDir:     envOr(getenv, "DATA_DIR", "data"),
 		AuthFile:    getenv("AUTH_FILE"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
 	var errs []error
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
@@ -58,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
 	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -71,6 +75,9 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("ADDR %q: %w", c.Addr, err))
 	} else if c.AuthFile == "" && !isLoopback(host) {
 		errs = append(errs, fmt.Errorf("ADDR %q is not a loopback address: without AUTH_FILE every request acts as a local admin, so the API serves only 127.0.0.1, ::1 or localhost", c.Addr))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
 }

@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 )
 
@@ -15,6 +17,8 @@ type config struct {
 	MetricsAddr string
 	// Strict is the rebuild's -strict flag.
 	Strict bool
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 // parseConfig reads the environment, then the flags of the command name
@@ -24,6 +28,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		NATSURL:     getenv("NATS_URL"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,6 +39,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	} else {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address serving /metrics, /healthz and /readyz (METRICS_ADDR)")
 	}
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -51,7 +57,19 @@ func (c config) validate() error {
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (-database-url) is required"))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
 	return errors.Join(errs...)
+}
+
+// logger returns the projector's logger: text lines by default, JSON
+// lines with LOG_FORMAT=json, for log collectors that parse them.
+func (c config) logger(w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // redactedNATSURL is the NATS URL without its password, for logs.
