@@ -21,6 +21,9 @@ type config struct {
 	// WritesPerSecond and WriteBurst limit each token's writes.
 	WritesPerSecond float64
 	WriteBurst      int
+	// AuthBootstrap creates an admin token in AUTH_FILE on a first start,
+	// when the file holds none (AUTH_BOOTSTRAP).
+	AuthBootstrap bool
 	// LogFormat is text or json (LOG_FORMAT).
 	LogFormat string
 }
@@ -35,6 +38,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
 	var errs []error
+	if v := getenv("AUTH_BOOTSTRAP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUTH_BOOTSTRAP %q must be true or false", v))
+		}
+		c.AuthBootstrap = b
+	}
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -61,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
 	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	fs.BoolVar(&c.AuthBootstrap, "auth-bootstrap", c.AuthBootstrap, "create an admin token in AUTH_FILE on a first start, when it holds none, and print it once (AUTH_BOOTSTRAP)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -75,6 +86,9 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("ADDR %q: %w", c.Addr, err))
 	} else if c.AuthFile == "" && !isLoopback(host) {
 		errs = append(errs, fmt.Errorf("ADDR %q is not a loopback address: without AUTH_FILE every request acts as a local admin, so the API serves only 127.0.0.1, ::1 or localhost", c.Addr))
+	}
+	if c.AuthBootstrap && c.AuthFile == "" {
+		errs = append(errs, errors.New("AUTH_BOOTSTRAP needs AUTH_FILE: the file the first admin token is written to"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))

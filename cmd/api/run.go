@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
+	if err := bootstrapTokens(cfg, stdout); err != nil {
+		return err
+	}
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {
