@@ -21,6 +21,9 @@ type config struct {
 	// WritesPerSecond and WriteBurst limit each token's writes.
 	WritesPerSecond float64
 	WriteBurst      int
+	// Demo fills an empty event store with a made-up two-year history
+	// before serving (-demo; no variable, as it is done once).
+	Demo bool
 	// AuthBootstrap creates an admin token in AUTH_FILE on a first start,
 	// when the file holds none (AUTH_BOOTSTRAP).
 	AuthBootstrap bool
@@ -71,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
 	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty event store with a two-year demo history, then serve")
 	fs.BoolVar(&c.AuthBootstrap, "auth-bootstrap", c.AuthBootstrap, "create an admin token in AUTH_FILE on a first start, when it holds none, and print it once (AUTH_BOOTSTRAP)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {

@@ -126,6 +126,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "projector: external (run cmd/projector against the same NATS and database)")
 	}
 
+	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
+		return err
+	}
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
 		return err
