@@ -32,7 +32,8 @@ type compose struct {
 	Volumes map[string]any `yaml:"volumes"`
 }
 
-func TestComposeFile(t *testing.T) {
+func readCompose(t *testing.T) compose {
+	t.Helper()
 	b, err := os.ReadFile("../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +42,11 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
+	return c
+}
+
+func TestComposeFile(t *testing.T) {
+	c := readCompose(t)
 	for _, name := range []string{"nats", "postgres", "projector", "api"} {
 		svc, ok := c.Services[name]
 		if !ok {
@@ -92,14 +98,7 @@ func TestComposeFile(t *testing.T) {
 // container, on the port published to the host's 8080, and it has an
 // AUTH_FILE on a volume with the first-start token bootstrap on.
 func TestComposeAPIIsReachable(t *testing.T) {
-	b, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c compose
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	c := readCompose(t)
 	api := c.Services["api"]
 	host, port, ok := strings.Cut(api.Environment["ADDR"], ":")
 	if !ok || host != "0.0.0.0" {

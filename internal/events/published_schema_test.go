@@ -2,18 +2,14 @@ package events_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/failforward/failforward/internal/events"
-	"github.com/failforward/failforward/internal/experiments"
-	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
 	"github.com/failforward/failforward/schema"
 )
 
@@ -53,39 +49,16 @@ func repoCompiler() (*jsonschema.Compiler, *repoLoader) {
 // dataschema names, under its current name and under the legacy address
 // events written earlier carry.
 func TestEmittedEventsValidateOffline(t *testing.T) {
-	ctx := context.Background()
-	_, nc := natsembedtest.Start(t)
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	emitEveryEvent(t, svc, now)
-
+	msgs := emittedMessages(t)
 	c, loader := repoCompiler()
 	envelope, err := c.Compile(schema.EventSchemaID("cloudevent.json"))
 	if err != nil {
 		t.Fatalf("compile the envelope from the repository's files: %v", err)
 	}
 	legacy, _ := repoCompiler()
-	last, err := store.LastSequence(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.JetStream().Stream(ctx, store.Stream())
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
-	for seq := uint64(1); seq <= last; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range msgs {
+		seq := m.Sequence
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Data))
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
@@ -291,10 +293,11 @@ func TestFilledPayloadsMatchSchemas(t *testing.T) {
 	}
 }
 
-// TestEmittedEventsMatchSchemas drives every command through the real
-// service over an embedded store, with every field the commands accept,
-// and validates each stored message against the strict schemas.
-func TestEmittedEventsMatchSchemas(t *testing.T) {
+// emittedMessages drives every command through the real service over an
+// embedded store, with every field the commands accept, and returns the
+// stored messages in stream order.
+func emittedMessages(t *testing.T) []*jetstream.RawStreamMsg {
+	t.Helper()
 	ctx := context.Background()
 	_, nc := natsembedtest.Start(t)
 	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
@@ -307,8 +310,6 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitEveryEvent(t, svc, now)
-
-	v := strictValidator(t)
 	last, err := store.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -317,12 +318,25 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
+	var out []*jetstream.RawStreamMsg
 	for seq := uint64(1); seq <= last; seq++ {
 		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestEmittedEventsMatchSchemas validates each message the service
+// stores, for every command, against the strict schemas.
+func TestEmittedEventsMatchSchemas(t *testing.T) {
+	msgs := emittedMessages(t)
+	v := strictValidator(t)
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seq := m.Sequence
 		if err := v.Validate(m.Data); err != nil {
 			t.Errorf("event %d on %s: %v", seq, m.Subject, err)
 			continue
