@@ -263,11 +263,14 @@ func (p *projectorProc) reach(ctx context.Context, client *http.Client, pos uint
 	})
 }
 
+// clientTimeout bounds every request the bench sends.
+const clientTimeout = 30 * time.Second
+
 // newClient returns an HTTP client that keeps a connection per concurrent
 // caller, as a pool of clients of the API would.
 func newClient(conns int) *http.Client {
 	return &http.Client{
-		Timeout: 30 * time.Second,
+		Timeout: clientTimeout,
 		Transport: &http.Transport{
 			MaxIdleConns:        conns,
 			MaxIdleConnsPerHost: conns,

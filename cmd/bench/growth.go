@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"time"
 
@@ -40,14 +42,10 @@ func growthQueries() []query {
 	}
 }
 
-// growthScenario grows one history through the sizes of the scale, the
+// growth grows one history through the sizes of the scale, the
 // api and a projector process serving it, and times each of
 // growthQueries at each size: the figure is the p99 at the largest size
 // against the p99 at the smallest.
-func (b *bench) growthScenario(ctx context.Context) error {
-	return b.eachDialect(ctx, "growth", (*bench).growth)
-}
-
 func (b *bench) growth(ctx context.Context, d readstore.Dialect) error {
 	sc := b.opts.scale
 	largest := sc.growth[len(sc.growth)-1]
@@ -68,22 +66,40 @@ func (b *bench) growth(ctx context.Context, d readstore.Dialect) error {
 		return err
 	}
 	defer srv.close()
-	var measured [][]latencies // by size, then by query
+	var (
+		measured [][]growthReads // by size, then by query
+		sizes    []int           // the experiments at each size
+		prev     []growthReads
+	)
 	for _, size := range sc.growth {
-		lat, err := b.growTo(ctx, data, srv, size)
+		prev, err = b.growTo(ctx, data, srv, size, prev)
 		if err != nil {
 			return fmt.Errorf("at %s experiments: %w", thousands(float64(size)), err)
 		}
-		measured = append(measured, lat)
+		measured, sizes = append(measured, prev), append(sizes, data.gen.Registered())
 	}
-	b.growthFigures(label("growth", d), measured)
+	b.growthFigures(label("growth", d), sizes, measured)
 	return nil
+}
+
+// growthReads is what one read measured at one size: its latencies, or
+// that it did not answer within the client's timeout.
+type growthReads struct {
+	lat      latencies
+	timedOut bool
+}
+
+func (r growthReads) String() string {
+	if r.timedOut {
+		return "no answer within " + clientTimeout.String()
+	}
+	return fmt.Sprintf("p50 %s p99 %s (%d requests)", seconds.format(r.lat.p50()), seconds.format(r.lat.p99()), len(r.lat))
 }
 
 // growTo publishes the history up to size experiments, waits for the
 // projector to apply it, and times each of growthQueries through the api.
-func (b *bench) growTo(ctx context.Context, data *dataset, srv *served, size int) ([]latencies, error) {
-	db, a := srv.db, srv.api
+// A read that timed out at the size before is not asked again.
+func (b *bench) growTo(ctx context.Context, data *dataset, srv *served, size int, prev []growthReads) ([]growthReads, error) {
 	start := time.Now()
 	if err := data.grow(ctx, size); err != nil {
 		return nil, err
@@ -91,43 +107,59 @@ func (b *bench) growTo(ctx context.Context, data *dataset, srv *served, size int
 	if err := srv.projector.reach(ctx, b.client, data.last, nil); err != nil {
 		return nil, err
 	}
-	b.rep.notef(label("growth", db.Dialect), "%s experiments, %s events: published and projected in %.1fs",
+	name := label("growth", srv.db.Dialect)
+	b.rep.notef(name, "%s experiments, %s events: published and projected in %.1fs",
 		thousands(float64(data.gen.Registered())), thousands(float64(data.last)), time.Since(start).Seconds())
-	if db.Dialect == readstore.Postgres {
-		if err := b.autovacuum(ctx, db, label("growth", db.Dialect)); err != nil {
+	if srv.db.Dialect == readstore.Postgres {
+		if err := b.autovacuum(ctx, srv.db, name); err != nil {
 			return nil, err
 		}
 	}
-	var out []latencies
-	for _, q := range growthQueries() {
-		lat, err := measureReads(ctx, b.opts.scale.requests, b.opts.scale.queryBudget, q, func(ctx context.Context, path, _ string, _ []any) error {
-			return get(ctx, b.client, a.base+path)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", q.name, a.withCause(err))
+	var out []growthReads
+	for j, q := range growthQueries() {
+		if prev != nil && prev[j].timedOut {
+			out = append(out, prev[j])
+			continue
 		}
-		out = append(out, lat)
+		lat, err := measureReads(ctx, b.opts.scale.requests, b.opts.scale.queryBudget, q, func(ctx context.Context, path, _ string, _ []any) error {
+			return get(ctx, b.client, srv.api.base+path)
+		})
+		var timeout net.Error
+		if errors.As(err, &timeout) && timeout.Timeout() {
+			out = append(out, growthReads{timedOut: true})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", q.name, srv.api.withCause(err))
+		}
+		out = append(out, growthReads{lat: lat})
 	}
 	return out, nil
 }
 
 // growthFigures reports, for each query, its p99 at the largest size
 // against its p99 at the smallest, with every size's p50 and p99 beside.
-func (b *bench) growthFigures(name string, measured [][]latencies) {
-	sizes := b.opts.scale.growth
+// A size is the experiments registered then: a few hundred more than the
+// scale's, the ones still open. A read that timed out counts as taking
+// the client's timeout, and misses.
+func (b *bench) growthFigures(name string, sizes []int, measured [][]growthReads) {
 	first, last := measured[0], measured[len(measured)-1]
 	for j, q := range growthQueries() {
 		var at []string
 		for i, size := range sizes {
-			l := measured[i][j]
-			at = append(at, fmt.Sprintf("%s: p50 %s p99 %s (%d requests)",
-				thousands(float64(size)), seconds.format(l.p50()), seconds.format(l.p99()), len(l)))
+			at = append(at, thousands(float64(size))+": "+measured[i][j].String())
 		}
-		b.rep.add(figure{
-			scenario: name, name: "p99 " + q.name, value: last[j].p99(), unit: seconds,
-			base:    &baseline{"at " + thousands(float64(sizes[0])), first[j].p99()},
+		f := figure{
+			scenario: name, name: "p99 " + q.name, value: last[j].lat.p99(), unit: seconds,
 			targets: []target{atMostTimesBaseline(growthMaxRatio)}, note: strings.Join(at, "; "),
-		})
+		}
+		if last[j].timedOut {
+			f.value = clientTimeout.Seconds()
+		}
+		if !first[j].timedOut {
+			f.base = &baseline{"at " + thousands(float64(sizes[0])), first[j].lat.p99()}
+		}
+		b.rep.add(f)
 	}
 }
 

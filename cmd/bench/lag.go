@@ -31,7 +31,7 @@ const (
 	lagPoll = 2 * time.Millisecond
 )
 
-// lagScenario runs the api in embedded mode (its own JetStream server
+// lag runs the api in embedded mode (its own JetStream server
 // and the projector in-process, on SQLite or, with DATABASE_URL, on
 // Postgres), sends commands at a fixed rate (open loop: each command has
 // its due time, whatever happened to the ones before), and measures, for
@@ -39,10 +39,6 @@ const (
 // reaching the command's position in the read store: the checkpoint is
 // written in the transaction that wrote the rows, so the rows are
 // visible then.
-func (b *bench) lagScenario(ctx context.Context) error {
-	return b.eachDialect(ctx, "lag", (*bench).lag)
-}
-
 func (b *bench) lag(ctx context.Context, d readstore.Dialect) error {
 	sc := b.opts.scale
 	dir, err := os.MkdirTemp(b.dir, "embedded-")

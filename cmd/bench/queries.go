@@ -95,13 +95,9 @@ func queriesFor(data *dataset) []query {
 	}
 }
 
-// queriesScenario measures each read through the api over the read
+// queries measures each read through the api over the read
 // store the replay built from the generated history, beside its bare SQL
 // run on the same database.
-func (b *bench) queriesScenario(ctx context.Context) error {
-	return b.eachDialect(ctx, "queries", (*bench).queries)
-}
-
 func (b *bench) queries(ctx context.Context, d readstore.Dialect) error {
 	data, err := b.dataset(ctx)
 	if err != nil {

@@ -19,14 +19,10 @@ const (
 	rebuildReadEvery = 100 * time.Millisecond
 )
 
-// rebuildScenario runs `projector rebuild -strict` (blue/green) under
+// rebuild runs `projector rebuild -strict` (blue/green) under
 // the live read store the replay built, while the api serves reads from
 // it with the live projector beside it. It counts every read that failed
 // meanwhile.
-func (b *bench) rebuildScenario(ctx context.Context) error {
-	return b.eachDialect(ctx, "rebuild", (*bench).rebuild)
-}
-
 func (b *bench) rebuild(ctx context.Context, d readstore.Dialect) error {
 	data, err := b.dataset(ctx)
 	if err != nil {

@@ -26,7 +26,7 @@ func (b *bench) replayScenario(ctx context.Context) error {
 	if b.pg == nil {
 		b.rep.skip("replay/pg", "events/s and peak memory into Postgres", 3, "DATABASE_URL is not set")
 	}
-	return b.eachDialect(ctx, "replay", (*bench).replay)
+	return eachDialect("replay", (*bench).replay)(b, ctx)
 }
 
 func (b *bench) replay(ctx context.Context, d readstore.Dialect) error {

@@ -166,11 +166,11 @@ var scenarios = []struct {
 	run  func(b *bench, ctx context.Context) error
 }{
 	{"append", (*bench).appendScenario},
-	{"lag", (*bench).lagScenario},
+	{"lag", eachDialect("lag", (*bench).lag)},
 	{"replay", (*bench).replayScenario},
-	{"queries", (*bench).queriesScenario},
-	{"rebuild", (*bench).rebuildScenario},
-	{"growth", (*bench).growthScenario},
+	{"queries", eachDialect("queries", (*bench).queries)},
+	{"rebuild", eachDialect("rebuild", (*bench).rebuild)},
+	{"growth", eachDialect("growth", (*bench).growth)},
 }
 
 // runBench runs the scenarios opts selects and prints their figures to
@@ -268,15 +268,18 @@ func (b *bench) dialects() []readstore.Dialect {
 	return []readstore.Dialect{readstore.Postgres, readstore.SQLite}
 }
 
-// eachDialect runs a scenario against each read store, and reports a run
-// that could not go on as the scenario's failure on that store.
-func (b *bench) eachDialect(ctx context.Context, scenario string, run func(*bench, context.Context, readstore.Dialect) error) error {
-	for _, d := range b.dialects() {
-		if err := run(b, ctx, d); err != nil {
-			b.rep.fail(label(scenario, d), err)
+// eachDialect makes a scenario of run that runs it against each read
+// store, and reports a run that could not go on as the scenario's
+// failure on that store.
+func eachDialect(scenario string, run func(*bench, context.Context, readstore.Dialect) error) func(*bench, context.Context) error {
+	return func(b *bench, ctx context.Context) error {
+		for _, d := range b.dialects() {
+			if err := run(b, ctx, d); err != nil {
+				b.rep.fail(label(scenario, d), err)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // label names a scenario's figures for one read store.
