@@ -14,7 +14,7 @@ import (
 var tinyScale = scale{
 	name: "tiny", appendFor: 500 * time.Millisecond, appendClients: 8,
 	lagRate: 200, lagFor: time.Second, lagFloorFor: 300 * time.Millisecond,
-	events: 3000, experiments: 300, requests: 20, queryBudget: time.Second,
+	events: 3000, experiments: 300, requests: 20, queryBudget: 500 * time.Millisecond,
 	growth: []int{30, 100, 300},
 }
 

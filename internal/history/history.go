@@ -166,6 +166,9 @@ func (g *Generator) Emit(emit func(Event) error, stop func() bool) error {
 	return nil
 }
 
+// Config is the history's configuration, its defaults filled in.
+func (g *Generator) Config() Config { return g.cfg }
+
 // Done reports whether the history has all its events.
 func (g *Generator) Done() bool { return g.emitted >= g.cfg.Events }
 
