@@ -92,7 +92,7 @@ var errBroken = errors.New("a scenario could not run")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (under two minutes); misses do not fail it")
+	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (a few minutes); misses do not fail it")
 	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild, growth)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the bench's own work in each scenario into this directory")
 	keep := fs.Bool("keep", false, "keep the temporary directory and the Postgres databases, and print where they are, for a look at what missed")
