@@ -251,7 +251,7 @@ func (b *bench) startProjector(ctx context.Context, natsURL, dbURL string) (*pro
 // reading its metrics every 20ms, and gives each reading to sample when
 // it is not nil.
 func (p *projectorProc) reach(ctx context.Context, client *http.Client, pos uint64, sample func(map[string]float64)) error {
-	return p.poll(ctx, 20*time.Millisecond, time.Hour, fmt.Sprintf("to position %d", pos), func() (bool, error) {
+	return p.poll(ctx, 20*time.Millisecond, time.Hour, fmt.Sprintf("to reach position %d", pos), func() (bool, error) {
 		m, err := scrape(ctx, client, p.metrics)
 		if err != nil {
 			return false, err

@@ -22,6 +22,7 @@ type programs struct {
 	api, projector string
 }
 
+// buildPrograms builds cmd/api and cmd/projector into dir/bin.
 func buildPrograms(ctx context.Context, dir string) (programs, error) {
 	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin,
@@ -36,7 +37,7 @@ func buildPrograms(ctx context.Context, dir string) (programs, error) {
 // the ones the bench gives it, never those of the shell that runs the
 // bench (which may name a shared database).
 var settings = []string{"ADDR", "NATS_URL", "DATABASE_URL", "DATA_DIR", "AUTH_FILE", "METRICS_ADDR",
-	"STREAM_REPLICAS", "WRITES_PER_SECOND", "WRITE_BURST"}
+	"STREAM_REPLICAS", "WRITES_PER_SECOND", "WRITE_BURST", "LOG_FORMAT"}
 
 // process is one of the programs, running.
 type process struct {
@@ -89,11 +90,11 @@ func (p *process) poll(ctx context.Context, every, timeout time.Duration, what s
 		case ok:
 			return nil
 		case time.Now().After(deadline):
-			return fmt.Errorf("%s did not come %s within %s: %s", p.name, what, timeout, p.out.tail())
+			return fmt.Errorf("waited %s for %s %s: %s", timeout, p.name, what, p.out.tail())
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited (%v) before %s: %s", p.name, p.err, what, p.out.tail())
+			return fmt.Errorf("%s exited (%v) while the bench waited for it %s: %s", p.name, p.err, what, p.out.tail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(every):
@@ -103,7 +104,7 @@ func (p *process) poll(ctx context.Context, every, timeout time.Duration, what s
 
 // awaitReady polls u, a /readyz, until it answers 200.
 func (p *process) awaitReady(ctx context.Context, client *http.Client, u string) error {
-	return p.poll(ctx, 10*time.Millisecond, 2*time.Minute, "ready", func() (bool, error) {
+	return p.poll(ctx, 10*time.Millisecond, 2*time.Minute, "to be ready", func() (bool, error) {
 		return get(ctx, client, u) == nil, nil
 	})
 }
