@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,9 +23,10 @@ const (
 // once, each waiting for its answer before sending the next, and beside
 // it publishes the same events straight to JetStream with the same
 // expected-sequence headers and as many concurrent publishers. Each side
-// has a broker of its own. The API runs without the projector, as it does
-// with DATABASE_URL set, where the projector is a process of its own: the
-// projector's cost is what the replay and lag scenarios measure.
+// has a broker of its own. The api runs without the projector, as it does
+// with NATS_URL and DATABASE_URL set, where the projector is a process of
+// its own: the projector's cost is what the replay and lag scenarios
+// measure.
 func (b *bench) appendScenario(ctx context.Context) error {
 	sc := b.opts.scale
 	viaAPI, err := b.appendThroughAPI(ctx)
@@ -60,6 +62,9 @@ func (b *bench) appendScenario(ctx context.Context) error {
 	return nil
 }
 
+// appendThroughAPI runs the load against the api with an external event
+// store and read store, where the projector would be a process of its
+// own, left out here.
 func (b *bench) appendThroughAPI(ctx context.Context) (loadResult, error) {
 	sc := b.opts.scale
 	br, err := startBroker(ctx, b.dir)
@@ -72,12 +77,14 @@ func (b *bench) appendThroughAPI(ctx context.Context) (loadResult, error) {
 		return loadResult{}, err
 	}
 	defer b.dropStore(u)
+	// The api does not migrate an external read store, the projector
+	// does; with no projector here, the bench does it instead.
 	db, err := openStore(ctx, u)
 	if err != nil {
 		return loadResult{}, err
 	}
-	defer db.Close()
-	a, err := startAPI(ctx, br.url, db, false)
+	db.Close()
+	a, err := b.startAPI(ctx, "NATS_URL="+br.url, "DATABASE_URL="+u)
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -86,11 +93,11 @@ func (b *bench) appendThroughAPI(ctx context.Context) (loadResult, error) {
 		c := &commander{client: client, base: a.base}
 		return c.send
 	})
-	if err := a.close(); err != nil {
+	if err := a.stop(); err != nil {
 		return loadResult{}, err
 	}
 	if res.commands == 0 {
-		return loadResult{}, fmt.Errorf("no command succeeded: %s", res.errorNote())
+		return loadResult{}, fmt.Errorf("no command succeeded: %s", a.withCause(errors.New(res.errorNote())))
 	}
 	return res, nil
 }

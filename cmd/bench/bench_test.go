@@ -2,31 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/failforward/failforward/internal/events"
 )
-
-// TestMain lets the test binary stand in for the bench binary when the
-// replay starts it as a projector process.
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(childMain(context.Background(), os.Getenv, os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 // tinyScale runs every scenario in seconds: enough to show that each
 // still runs end to end, not to say anything about speed.
 var tinyScale = scale{
 	name: "tiny", appendFor: 500 * time.Millisecond, appendClients: 8,
 	lagRate: 200, lagFor: time.Second, lagFloorFor: 300 * time.Millisecond,
-	events: 3000, experiments: 300, requests: 20, queryBudget: time.Second,
+	events: 3000, experiments: 300, requests: 20, queryBudget: 500 * time.Millisecond,
+	growth: []int{30, 100, 300},
 }
 
 // TestTinyRun runs every scenario at a tiny scale, on Postgres too when
@@ -48,7 +37,7 @@ func TestTinyRun(t *testing.T) {
 		t.Errorf("last line = %q, want the count of targets passed and failed", last)
 	}
 	for _, want := range []string{
-		"append ", "lag/sqlite ", "replay/sqlite ", "queries/sqlite ", "rebuild/sqlite ",
+		"append ", "lag/sqlite ", "replay/sqlite ", "queries/sqlite ", "rebuild/sqlite ", "growth/sqlite ",
 	} {
 		if !strings.Contains(out.String(), "\n"+want) {
 			t.Errorf("no figure of %q in the output", strings.TrimSpace(want))
@@ -57,47 +46,9 @@ func TestTinyRun(t *testing.T) {
 	if os.Getenv("DATABASE_URL") != "" && !strings.Contains(out.String(), "\nreplay/pg ") {
 		t.Errorf("DATABASE_URL is set, but no Postgres replay figure was printed")
 	}
-}
-
-// The generated history has the size it was asked for, is valid for the
-// event catalogue, and holds the lineage the query scenario asks for.
-func TestGenerate(t *testing.T) {
-	counts := map[string]int{}
-	h, err := generate(20_000, 2_000, 1, func(subject string, env *events.Envelope) error {
-		if err := env.Validate(); err != nil {
-			return err
-		}
-		name, _, err := events.Payload(env)
-		if err != nil {
-			return err
-		}
-		if subject != events.Subject(name, env.Subject) {
-			t.Errorf("event %s on subject %s", name, subject)
-		}
-		counts[name]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.events != 20_000 || len(h.experiments) != 2_000 {
-		t.Errorf("generated %d events about %d experiments, want 20,000 about 2,000", h.events, len(h.experiments))
-	}
-	if counts[events.ExperimentRegistered] != 2_000 {
-		t.Errorf("%d registrations, want 2,000", counts[events.ExperimentRegistered])
-	}
-	for _, name := range []string{
-		events.ExperimentStarted, events.ExperimentConcluded, events.ExperimentLearningRecorded,
-		events.ExperimentAbandoned, events.ExperimentRevised, events.ExperimentOutcomeRevised,
-		events.InnovationRecorded, events.InnovationLinked, events.InnovationUnlinked,
-	} {
-		if counts[name] == 0 {
-			t.Errorf("no %s event in the mix", name)
-		}
-	}
-	t.Logf("mix: %v", counts)
-	if h.lineageInnovation == "" {
-		t.Error("no lineage innovation")
+	// Each growth read is timed at every size, beside its ratio.
+	if n := strings.Count(out.String(), "\ngrowth/sqlite  p99 "); n != len(growthQueries()) {
+		t.Errorf("%d growth figures on SQLite, want %d", n, len(growthQueries()))
 	}
 }
 

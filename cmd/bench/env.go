@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,14 +17,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/failforward/failforward/internal/events"
-	"github.com/failforward/failforward/internal/experiments"
-	"github.com/failforward/failforward/internal/httpapi"
 	"github.com/failforward/failforward/internal/natsembed"
-	"github.com/failforward/failforward/internal/projector"
-	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 )
 
@@ -189,131 +182,95 @@ func openStore(ctx context.Context, u string) (*readstore.DB, error) {
 	return db, nil
 }
 
-// api is the HTTP API wired as cmd/api wires it, on a loopback port, and
-// optionally the projector in-process beside it, as in embedded mode.
+// api is the api program, running.
 type api struct {
-	base   string
-	nc     *nats.Conn
-	srv    *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	// projector is nil unless the api runs one; metrics holds its
-	// metrics.
-	projector *projector.Projector
-	projErr   error
-	metrics   *prometheus.Registry
-	// errs holds the first errors the API and the projector logged.
-	errs *errorLog
+	*process
+	base string
+	// natsURL is the client URL of its JetStream server in embedded mode.
+	natsURL string
 }
 
-// errorLog keeps the first few lines logged to it.
-type errorLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *errorLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) < 5 {
-		l.lines = append(l.lines, strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-// first returns the first line logged, or "" when none was.
-func (l *errorLog) first() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) == 0 {
-		return ""
-	}
-	return l.lines[0]
-}
-
-// startAPI serves the API over the stream at natsURL and the read store
-// db, with no AUTH_FILE (every request is the local admin, and writes are
-// not rate-limited), and with the projector in-process when withProjector
-// is set. It has a NATS connection of its own, made as cmd/api makes it.
-func startAPI(ctx context.Context, natsURL string, db *readstore.DB, withProjector bool) (a *api, err error) {
-	nc, err := nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256))
+// startAPI runs the api on a free loopback port with the settings in
+// env, and no AUTH_FILE (every request is the local admin, and writes
+// are not rate-limited), and waits until it is ready.
+func (b *bench) startAPI(ctx context.Context, env ...string) (*api, error) {
+	p, err := startProcess("api", b.bin.api, append([]string{"ADDR=127.0.0.1:0"}, env...))
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			nc.Close()
-		}
-	}()
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	a := &api{process: p}
+	if a.base, err = p.await(ctx, "api: listening on "); err == nil {
+		err = p.awaitReady(ctx, b.client, a.base+"/readyz")
+	}
 	if err != nil {
+		p.stop()
 		return nil, err
 	}
-	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
-	if err != nil {
-		return nil, err
+	if rest, ok := p.out.find("event store: embedded JetStream in "); ok {
+		_, a.natsURL, _ = strings.Cut(rest, ", clients at ")
 	}
-	// Only errors are kept: the API logs an internal error (a 500) with
-	// its cause, which the figures then show.
-	errs := &errorLog{}
-	logger := slog.New(slog.NewTextHandler(errs, &slog.HandlerOptions{Level: slog.LevelError}))
-	h, err := httpapi.New(httpapi.Config{
-		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Logger: logger,
+	return a, nil
+}
+
+// withCause adds to err the first error the api logged, if any: an
+// internal error (a 500) is logged with its cause.
+func (a *api) withCause(err error) error {
+	if cause := a.out.firstError(); cause != "" {
+		return fmt.Errorf("%w; the API logged: %s", err, cause)
+	}
+	return err
+}
+
+// projectorProc is the projector program, running.
+type projectorProc struct {
+	*process
+	metrics string
+}
+
+// startProjector runs the projector on the stream at natsURL and the
+// read store at dbURL, its metrics on a free loopback port, and returns
+// once it has connected to both and migrated the read store.
+func (b *bench) startProjector(ctx context.Context, natsURL, dbURL string) (*projectorProc, error) {
+	p, err := startProcess("projector", b.bin.projector, []string{
+		"NATS_URL=" + natsURL, "DATABASE_URL=" + dbURL, "METRICS_ADDR=127.0.0.1:0",
 	})
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// "metrics: http://127.0.0.1:port/metrics, health on /healthz and /readyz"
+	rest, err := p.await(ctx, "metrics: ")
 	if err != nil {
+		p.stop()
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a = &api{
-		base:   "http://" + ln.Addr().String(),
-		nc:     nc,
-		errs:   errs,
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
-		cancel: cancel,
-	}
-	if withProjector {
-		projection, err := readmodel.NewProjection(db.Dialect)
-		if err != nil {
-			cancel()
-			ln.Close()
-			return nil, err
-		}
-		a.metrics = prometheus.NewRegistry()
-		a.projector, err = projector.New(projector.Config{
-			Conn: nc, DB: db, Applier: projection, Registerer: a.metrics, Logger: logger,
-		})
-		if err != nil {
-			cancel()
-			ln.Close()
-			return nil, err
-		}
-		a.wg.Go(func() { a.projErr = a.projector.Run(runCtx) })
-	}
-	a.wg.Go(func() { _ = a.srv.Serve(ln) })
-	return a, nil
+	u, _, _ := strings.Cut(rest, ",")
+	return &projectorProc{process: p, metrics: u}, nil
 }
 
-// close stops the server and the projector, and reports a projector that
-// halted on its own.
-func (a *api) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = a.srv.Shutdown(ctx)
-	a.cancel()
-	a.wg.Wait()
-	a.nc.Close()
-	return a.projErr
+// reach waits until the projector has applied the stream up to pos,
+// reading its metrics every 20ms, and gives each reading to sample when
+// it is not nil.
+func (p *projectorProc) reach(ctx context.Context, client *http.Client, pos uint64, sample func(map[string]float64)) error {
+	return p.poll(ctx, 20*time.Millisecond, time.Hour, fmt.Sprintf("to reach position %d", pos), func() (bool, error) {
+		m, err := scrape(ctx, client, p.metrics)
+		if err != nil {
+			return false, err
+		}
+		if sample != nil {
+			sample(m)
+		}
+		return m["projector_position"] >= float64(pos), nil
+	})
 }
+
+// clientTimeout bounds every request the bench sends.
+const clientTimeout = 30 * time.Second
 
 // newClient returns an HTTP client that keeps a connection per concurrent
 // caller, as a pool of clients of the API would.
 func newClient(conns int) *http.Client {
 	return &http.Client{
-		Timeout: 30 * time.Second,
+		Timeout: clientTimeout,
 		Transport: &http.Transport{
 			MaxIdleConns:        conns,
 			MaxIdleConnsPerHost: conns,
@@ -322,7 +279,7 @@ func newClient(conns int) *http.Client {
 	}
 }
 
-// batches sums the projector's batch histograms in reg: how many batches
+// batches sums the projector's batch histograms: how many batches
 // it committed, the time they took to apply and commit, and the events in
 // them.
 type batches struct {
@@ -331,25 +288,12 @@ type batches struct {
 	Events  float64 `json:"batch_events"`
 }
 
-func batchesOf(reg prometheus.Gatherer) batches {
-	var b batches
-	mfs, err := reg.Gather()
-	if err != nil {
-		return b
+func batchesOf(m map[string]float64) batches {
+	return batches{
+		Count:   uint64(m["projector_batch_duration_seconds_count"]),
+		Seconds: m["projector_batch_duration_seconds_sum"],
+		Events:  m["projector_batch_size_sum"],
 	}
-	for _, mf := range mfs {
-		if len(mf.GetMetric()) == 0 {
-			continue
-		}
-		h := mf.GetMetric()[0].GetHistogram()
-		switch mf.GetName() {
-		case "projector_batch_duration_seconds":
-			b.Count, b.Seconds = h.GetSampleCount(), h.GetSampleSum()
-		case "projector_batch_size":
-			b.Events = h.GetSampleSum()
-		}
-	}
-	return b
 }
 
 // minus is what was committed since earlier.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,59 +31,64 @@ const (
 	lagPoll = 2 * time.Millisecond
 )
 
-// lagScenario runs the API with the projector in-process, as embedded
-// mode does, sends commands at a fixed rate (open loop: each command has
+// lag runs the api in embedded mode (its own JetStream server
+// and the projector in-process, on SQLite or, with DATABASE_URL, on
+// Postgres), sends commands at a fixed rate (open loop: each command has
 // its due time, whatever happened to the ones before), and measures, for
-// each, the time from the API's answer to the projector's checkpoint
+// each, the time from the api's answer to the projector's checkpoint
 // reaching the command's position in the read store: the checkpoint is
 // written in the transaction that wrote the rows, so the rows are
 // visible then.
-func (b *bench) lagScenario(ctx context.Context) error {
-	for _, d := range b.dialects() {
-		if err := b.lag(ctx, d); err != nil {
-			b.rep.fail(label("lag", d), err)
-		}
-	}
-	return nil
-}
-
 func (b *bench) lag(ctx context.Context, d readstore.Dialect) error {
 	sc := b.opts.scale
-	br, err := startBroker(ctx, b.dir)
+	dir, err := os.MkdirTemp(b.dir, "embedded-")
 	if err != nil {
 		return err
 	}
-	defer br.close()
-	u, err := b.freshStore(ctx, d)
+	env, u := []string{"DATA_DIR=" + dir}, "sqlite:"+filepath.Join(dir, "readmodels.db")
+	if d == readstore.Postgres {
+		if u, err = b.freshStore(ctx, d); err != nil {
+			return err
+		}
+		defer b.dropStore(u)
+		env = append(env, "DATABASE_URL="+u)
+	}
+	a, err := b.startAPI(ctx, env...)
 	if err != nil {
 		return err
 	}
-	defer b.dropStore(u)
-	db, err := openStore(ctx, u)
+	defer a.stop()
+	db, err := readstore.Open(ctx, u)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a, err := startAPI(ctx, br.url, db, true)
-	if err != nil {
-		return err
-	}
 	client := newClient(lagWorkers)
 	floor, err := measureLag(ctx, client, a.base, db, lagFloorRate, sc.lagFloorFor)
 	if err != nil {
-		a.close()
-		return fmt.Errorf("at %d commands/s: %w", lagFloorRate, err)
+		return fmt.Errorf("at %d commands/s: %w", lagFloorRate, a.withCause(err))
 	}
-	before := batchesOf(a.metrics)
-	full, err := measureLag(ctx, client, a.base, db, sc.lagRate, sc.lagFor)
-	during := batchesOf(a.metrics).minus(before)
-	if perr := a.close(); perr != nil && err == nil {
-		err = fmt.Errorf("projector: %w", perr)
-	}
+	before, err := scrape(ctx, b.client, a.base+"/metrics")
 	if err != nil {
-		return fmt.Errorf("at %d commands/s: %w", sc.lagRate, err)
+		return err
 	}
-	name := label("lag", d)
+	full, err := measureLag(ctx, client, a.base, db, sc.lagRate, sc.lagFor)
+	if err != nil {
+		return fmt.Errorf("at %d commands/s: %w", sc.lagRate, a.withCause(err))
+	}
+	after, err := scrape(ctx, b.client, a.base+"/metrics")
+	if err != nil {
+		return err
+	}
+	if err := a.stop(); err != nil {
+		return err
+	}
+	b.lagFigures(label("lag", d), floor, full, batchesOf(after).minus(batchesOf(before)))
+	return nil
+}
+
+func (b *bench) lagFigures(name string, floor, full lagResult, during batches) {
+	sc := b.opts.scale
 	b.rep.add(figure{
 		scenario: name, name: fmt.Sprintf("p99 ack→visible at %s commands/s", thousands(float64(sc.lagRate))),
 		value: full.lag.p99(), unit: seconds, base: &baseline{fmt.Sprintf("at %d/s", lagFloorRate), floor.lag.p99()},
@@ -94,7 +101,6 @@ func (b *bench) lag(ctx context.Context, d readstore.Dialect) error {
 		targets: []target{atLeast(lagMinShareOfRate*float64(sc.lagRate), perSecond)},
 		note:    fmt.Sprintf("p99 command latency %s, counted from each command's due time", seconds.format(full.load.lat.p99())),
 	})
-	return nil
 }
 
 // lagResult is what one run at a fixed rate measured.
@@ -137,28 +143,16 @@ func measureLag(ctx context.Context, client *http.Client, base string, db *reads
 				pos, err := c.send(ctx)
 				now := time.Now()
 				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
+					r.add(0, err)
 					continue
 				}
-				r.commands++
-				r.lat = append(r.lat, now.Sub(due))
+				r.add(now.Sub(due), nil)
 				acks[i] = append(acks[i], ack{pos, now})
 			}
 		})
 	}
 	wg.Wait()
-	load := loadResult{elapsed: max(d, time.Since(start))}
-	for _, p := range parts {
-		load.commands += p.commands
-		load.lat = append(load.lat, p.lat...)
-		load.errors += p.errors
-		if load.firstErr == nil {
-			load.firstErr = p.firstErr
-		}
-	}
+	load := sumLoads(max(d, time.Since(start)), parts)
 	all := slices.Concat(acks...)
 	if len(all) == 0 {
 		return lagResult{}, fmt.Errorf("no command succeeded: %s", load.errorNote())

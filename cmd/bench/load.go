@@ -203,20 +203,30 @@ func closedLoop(ctx context.Context, clients int, d time.Duration, newSender fun
 				if t1.Before(from) || t1.After(end) {
 					continue
 				}
-				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					continue
-				}
-				r.commands++
-				r.lat = append(r.lat, t1.Sub(t0))
+				r.add(t1.Sub(t0), err)
 			}
 		})
 	}
 	wg.Wait()
-	total := loadResult{elapsed: d}
+	return sumLoads(d, parts)
+}
+
+// add counts one command: answered in d, or failed with err.
+func (r *loadResult) add(d time.Duration, err error) {
+	if err != nil {
+		r.errors++
+		if r.firstErr == nil {
+			r.firstErr = err
+		}
+		return
+	}
+	r.commands++
+	r.lat = append(r.lat, d)
+}
+
+// sumLoads joins what several clients measured over elapsed.
+func sumLoads(elapsed time.Duration, parts []loadResult) loadResult {
+	total := loadResult{elapsed: elapsed}
 	for _, p := range parts {
 		total.commands += p.commands
 		total.lat = append(total.lat, p.lat...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/history"
 )
 
 // The micro-benchmarks below cover the hot paths the scenarios are made
@@ -25,13 +26,12 @@ import (
 func mix(b *testing.B, n int) []*nats.Msg {
 	b.Helper()
 	var msgs []*nats.Msg
-	_, err := generate(n, n/10, 3, func(subject string, env *events.Envelope) error {
-		m, err := env.EncodeMsg(subject)
+	for _, ev := range history.Generate(history.Config{Events: n, Seed: 3}) {
+		m, err := ev.Envelope.EncodeMsg(ev.Subject)
+		if err != nil {
+			b.Fatal(err)
+		}
 		msgs = append(msgs, m)
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
 	return msgs
 }
@@ -57,17 +57,11 @@ func BenchmarkDecodeMix(b *testing.B) {
 // BenchmarkEncodeMix renders each event of a realistic mix as a NATS
 // message, as every append does; per event.
 func BenchmarkEncodeMix(b *testing.B) {
-	var envs []events.Envelope
-	var subjects []string
-	if _, err := generate(10_000, 1_000, 3, func(subject string, env *events.Envelope) error {
-		envs, subjects = append(envs, *env), append(subjects, subject)
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
+	evs := history.Generate(history.Config{Events: 10_000, Seed: 3})
 	i := 0
 	for b.Loop() {
-		if _, err := envs[i%len(envs)].EncodeMsg(subjects[i%len(envs)]); err != nil {
+		ev := &evs[i%len(evs)]
+		if _, err := ev.Envelope.EncodeMsg(ev.Subject); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -167,7 +161,7 @@ func BenchmarkAggregateLoad(b *testing.B) {
 
 // BenchmarkCommandCycle runs the append scenario's cycle (register,
 // start, conclude, learning: four commands, four events) one at a time,
-// through three layers: the HTTP API on a loopback port, the domain
+// through three layers: the api program on a loopback port, the domain
 // service alone, and raw JetStream publishes with the same headers. The
 // differences are what each layer adds to an append; per cycle.
 func BenchmarkCommandCycle(b *testing.B) {
@@ -179,12 +173,17 @@ func BenchmarkCommandCycle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { db.Close() })
-		a, err := startAPI(ctx, br.url, db, false)
+		db.Close()
+		bin, err := buildPrograms(ctx, b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { a.close() })
+		bn := &bench{bin: bin, client: newClient(1)}
+		a, err := bn.startAPI(ctx, "NATS_URL="+br.url, "DATABASE_URL="+u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { a.stop() })
 		c := &commander{client: newClient(1), base: a.base}
 		for b.Loop() {
 			for range commandsPerCycle {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/failforward/failforward/internal/history"
 	"github.com/failforward/failforward/internal/readstore"
 )
 
@@ -34,9 +35,21 @@ type query struct {
 	draw func(rng *rand.Rand) (path, sql string, args []any)
 }
 
-// queriesFor lists the reads the scenario measures over the history h.
-func queriesFor(h history) []query {
-	year := "from=" + h.from.Format(time.DateOnly) + "&to=" + h.to.Format(time.DateOnly)
+// The year the outcomes dashboard is asked for: the second of the
+// generated history's two.
+var (
+	yearFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	yearTo   = yearFrom.AddDate(1, 0, 0)
+)
+
+func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
+
+// queriesFor lists the reads the scenario measures over the history of
+// data.
+func queriesFor(data *dataset) []query {
+	year := "from=" + yearFrom.Format(time.DateOnly) + "&to=" + yearTo.Format(time.DateOnly)
+	teams, tags, words := history.Teams(), history.Tags(), history.Words()
+	ids, lineage := data.gen.Experiments(), data.gen.LineageInnovation()
 	return []query{
 		{"list: team + status", func(rng *rand.Rand) (string, string, []any) {
 			team := pick(rng, teams)
@@ -61,60 +74,48 @@ func queriesFor(h history) []query {
 				[]any{p, p, p}
 		}},
 		{"detail of an experiment", func(rng *rand.Rand) (string, string, []any) {
-			id := pick(rng, h.experiments)
+			id := pick(rng, ids)
 			return "/v1/experiments/" + id, "SELECT * FROM experiments WHERE id = ?", []any{id}
 		}},
 		{fmt.Sprintf("lineage, %d upstream", lineageSize), func(*rand.Rand) (string, string, []any) {
-			return "/v1/innovations/" + h.lineageInnovation + "/lineage",
+			return "/v1/innovations/" + lineage + "/lineage",
 				`WITH RECURSIVE walk (id, depth) AS (
 					SELECT experiment_id, 1 FROM innovation_links WHERE innovation_id = ? AND active
 					UNION
 					SELECT x.builds_on_id, w.depth + 1 FROM walk w JOIN experiment_edges x ON x.experiment_id = w.id)
 				SELECT e.* FROM experiments e JOIN (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id) w ON w.id = e.id`,
-				[]any{h.lineageInnovation}
+				[]any{lineage}
 		}},
 		{"outcomes dashboard, one year", func(*rand.Rand) (string, string, []any) {
 			return "/v1/dashboard/outcomes?bucket=month&" + year,
 				`SELECT concluded_month, team, outcome, count(*) FROM experiments
 				WHERE concluded_at >= ? AND concluded_at < ? GROUP BY concluded_month, team, outcome`,
-				[]any{h.from, h.to}
+				[]any{yearFrom, yearTo}
 		}},
 	}
 }
 
-// queriesScenario measures each read through the HTTP API over the read
+// queries measures each read through the api over the read
 // store the replay built from the generated history, beside its bare SQL
 // run on the same database.
-func (b *bench) queriesScenario(ctx context.Context) error {
+func (b *bench) queries(ctx context.Context, d readstore.Dialect) error {
 	data, err := b.dataset(ctx)
 	if err != nil {
 		return err
 	}
-	for _, d := range b.dialects() {
-		if err := b.queries(ctx, data, d); err != nil {
-			b.rep.fail(label("queries", d), err)
-		}
-	}
-	return nil
-}
-
-func (b *bench) queries(ctx context.Context, data *dataset, d readstore.Dialect) error {
-	srv, err := b.serveProjected(ctx, data, d, false, queryClients)
+	srv, err := b.serveProjected(ctx, data, d, false)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-	db, a, client := srv.db, srv.api, srv.client
+	db, a := srv.db, srv.api
 	n, budget := b.opts.scale.requests, b.opts.scale.queryBudget
-	for _, q := range queriesFor(data.history) {
+	for _, q := range queriesFor(data) {
 		viaAPI, err := measureReads(ctx, n, budget, q, func(ctx context.Context, path, _ string, _ []any) error {
-			return get(ctx, client, a.base+path)
+			return get(ctx, b.client, a.base+path)
 		})
 		if err != nil {
-			if cause := a.errs.first(); cause != "" {
-				err = fmt.Errorf("%w; the API logged: %s", err, cause)
-			}
-			return fmt.Errorf("%s: %w", q.name, err)
+			return fmt.Errorf("%s: %w", q.name, a.withCause(err))
 		}
 		bare, err := measureReads(ctx, n, budget, q, func(ctx context.Context, _, query string, args []any) error {
 			return drain(db.QueryContext(ctx, db.Rebind(query), args...))
@@ -170,23 +171,29 @@ func measureReads(ctx context.Context, n int, budget time.Duration, q query, do 
 
 // get reads u to the end and fails unless the answer is 200.
 func get(ctx context.Context, client *http.Client, u string) error {
+	_, err := fetch(ctx, client, u)
+	return err
+}
+
+// fetch returns the body of u's answer, and fails unless it is 200.
+func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %.200s", u, resp.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("GET %s: %s: %.200s", u, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return nil
+	return body, nil
 }
 
 // drain reads every row of a query's answer, as a caller would.
@@ -215,20 +222,15 @@ func drain(rows *sql.Rows, err error) error {
 // checkLineage makes sure the lineage query asks what it claims to: an
 // innovation with lineageSize experiments upstream.
 func checkLineage(ctx context.Context, client *http.Client, base, id string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/innovations/"+id+"/lineage", nil)
+	body, err := fetch(ctx, client, base+"/v1/innovations/"+id+"/lineage")
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	var l struct {
 		Upstream []json.RawMessage `json:"upstream"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		return fmt.Errorf("lineage of %s: %s: %w", id, resp.Status, err)
+	if err := json.Unmarshal(body, &l); err != nil {
+		return fmt.Errorf("lineage of %s: %w", id, err)
 	}
 	if len(l.Upstream) != lineageSize {
 		return fmt.Errorf("lineage of %s has %d experiments upstream, want %d", id, len(l.Upstream), lineageSize)
@@ -236,38 +238,62 @@ func checkLineage(ctx context.Context, client *http.Client, base, id string) err
 	return nil
 }
 
-// served is a read store the replay built, served through the API.
+// served is a read store the replay built, served through the api, and
+// a live projector beside it when one was asked for.
 type served struct {
-	url    string
-	db     *readstore.DB
-	api    *api
-	client *http.Client
+	url       string
+	db        *readstore.DB
+	api       *api
+	projector *projectorProc
 }
 
-func (s *served) close() {
-	s.api.close()
+// close stops the programs and reports a projector that failed.
+func (s *served) close() error {
+	if s.api != nil {
+		s.api.stop()
+	}
 	s.db.Close()
+	if s.projector != nil {
+		return s.projector.stop()
+	}
+	return nil
 }
 
-// serveProjected opens the read store the replay built for dialect d and
-// serves it through the API (with its own live projector when
-// withProjector is set), checking first that the lineage read works.
-func (b *bench) serveProjected(ctx context.Context, data *dataset, d readstore.Dialect, withProjector bool, conns int) (*served, error) {
+// serveProjected serves the read store the replay built for dialect d,
+// checking first that the lineage read works.
+func (b *bench) serveProjected(ctx context.Context, data *dataset, d readstore.Dialect, withProjector bool) (*served, error) {
 	u, err := b.projectedStore(ctx, data, d)
 	if err != nil {
 		return nil, err
 	}
-	db, err := openStore(ctx, u)
+	s, err := b.serve(ctx, data.broker.url, u, withProjector)
 	if err != nil {
 		return nil, err
 	}
-	a, err := startAPI(ctx, data.broker.url, db, withProjector)
-	if err != nil {
-		db.Close()
+	if err := checkLineage(ctx, b.client, s.api.base, data.gen.LineageInnovation()); err != nil {
+		s.close()
 		return nil, err
 	}
-	s := &served{url: u, db: db, api: a, client: newClient(conns)}
-	if err := checkLineage(ctx, s.client, a.base, data.lineageInnovation); err != nil {
+	return s, nil
+}
+
+// serve runs the api over the stream at natsURL and the read store at u,
+// both external (so the api runs no projector of its own), and a
+// projector process beside it when withProjector is set, as they run in
+// production.
+func (b *bench) serve(ctx context.Context, natsURL, u string, withProjector bool) (*served, error) {
+	db, err := readstore.Open(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	s := &served{url: u, db: db}
+	if withProjector {
+		s.projector, err = b.startProjector(ctx, natsURL, u)
+	}
+	if err == nil {
+		s.api, err = b.startAPI(ctx, "NATS_URL="+natsURL, "DATABASE_URL="+u)
+	}
+	if err != nil {
 		s.close()
 		return nil, err
 	}

@@ -23,50 +23,28 @@ const (
 // empty read store with plain multi-row INSERTs: the floor that any
 // projection of those rows pays.
 func (b *bench) replayScenario(ctx context.Context) error {
+	if b.pg == nil {
+		b.rep.skip("replay/pg", "events/s and peak memory into Postgres", 3, "DATABASE_URL is not set")
+	}
+	return eachDialect("replay", (*bench).replay)(b, ctx)
+}
+
+func (b *bench) replay(ctx context.Context, d readstore.Dialect) error {
 	data, err := b.dataset(ctx)
 	if err != nil {
 		return err
 	}
-	if b.pg == nil {
-		b.rep.skip("replay/pg", "events/s and peak memory into Postgres", 3, "DATABASE_URL is not set")
-	}
-	for _, d := range b.dialects() {
-		if err := b.replay(ctx, data, d); err != nil {
-			b.rep.fail(label("replay", d), err)
-		}
-	}
-	return nil
-}
-
-func (b *bench) replay(ctx context.Context, data *dataset, d readstore.Dialect) error {
 	name := label("replay", d)
-	u, took, res, err := b.replayInto(ctx, data, d)
+	u, res, err := b.replayInto(ctx, data, d)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	rawURL, err := b.freshStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	defer b.dropStore(rawURL)
-	raw, err := openStore(ctx, rawURL)
-	if err != nil {
-		return err
-	}
-	defer raw.Close()
-	rows, rawTook, err := rawInsert(ctx, db, raw)
+	rows, rawTook, err := b.rawInsert(ctx, u, d)
 	if err != nil {
 		return fmt.Errorf("raw insert: %w", err)
 	}
-
-	rate := float64(data.events) / took.Seconds()
-	rawRate := float64(data.events) / rawTook.Seconds()
+	rate := float64(data.last) / res.took.Seconds()
+	rawRate := float64(data.last) / rawTook.Seconds()
 	targets := []target{atLeast(replayMinRate, perSecond)}
 	memory := []target(nil)
 	if d == readstore.Postgres {
@@ -74,62 +52,89 @@ func (b *bench) replay(ctx context.Context, data *dataset, d readstore.Dialect) 
 		memory = []target{below(replayMaxPeakBytes, bytesUnit)}
 	}
 	b.rep.add(figure{
-		scenario: name, name: fmt.Sprintf("projector replay, %s events", thousands(float64(data.events))),
+		scenario: name, name: fmt.Sprintf("projector replay, %s events", thousands(float64(data.last))),
 		value: rate, unit: perSecond, base: &baseline{"raw INSERT", rawRate}, targets: targets,
 		note: fmt.Sprintf("%.1fs; raw wrote the same %s rows in %.1fs; projector: %s",
-			took.Seconds(), thousands(float64(rows)), rawTook.Seconds(), res.Batches),
+			res.took.Seconds(), thousands(float64(rows)), rawTook.Seconds(), res.batches),
 	})
 	b.rep.add(figure{
-		scenario: name, name: "projector peak memory (RSS, VmHWM)", value: float64(res.PeakRSS), unit: bytesUnit,
-		targets: memory, note: "peak Go heap " + bytesUnit.format(float64(res.PeakHeap)),
+		scenario: name, name: "projector peak memory (RSS, VmHWM)", value: float64(res.peakRSS), unit: bytesUnit,
+		targets: memory, note: "peak Go heap " + bytesUnit.format(res.peakHeap) + ", sampled from /metrics every 20ms",
 	})
 	return nil
 }
 
+// replayed is what a replay took, and what the projector process said
+// of it.
+type replayed struct {
+	took     time.Duration
+	peakRSS  uint64
+	peakHeap float64
+	batches  batches
+}
+
 // replayInto replays the generated history into a new read store of
-// dialect d with a projector process, and returns the store's URL, the
-// time from the projector's start to its checkpoint at the stream's end,
-// and what the process reported.
-func (b *bench) replayInto(ctx context.Context, data *dataset, d readstore.Dialect) (string, time.Duration, childResult, error) {
+// dialect d with a projector process, and returns the store's URL and
+// the time from the projector's start (connected and migrated) to its
+// position at the stream's end.
+func (b *bench) replayInto(ctx context.Context, data *dataset, d readstore.Dialect) (string, replayed, error) {
 	u, err := b.freshStore(ctx, d)
 	if err != nil {
-		return "", 0, childResult{}, err
+		return "", replayed{}, err
 	}
-	db, err := openStore(ctx, u)
+	var res replayed
+	p, err := b.startProjector(ctx, data.broker.url, u)
 	if err != nil {
-		return "", 0, childResult{}, err
+		return "", res, err
+	}
+	start := time.Now()
+	err = p.reach(ctx, b.client, data.last, func(m map[string]float64) {
+		res.peakHeap, res.batches = max(res.peakHeap, m["go_memstats_heap_alloc_bytes"]), batchesOf(m)
+	})
+	res.took, res.peakRSS = time.Since(start), p.peakRSS()
+	if serr := p.stop(); err == nil {
+		err = serr
+	}
+	if err == nil {
+		err = b.checkReplayed(ctx, u, d, data.last)
+	}
+	if err != nil {
+		return "", res, err
+	}
+	b.projected[d] = projected{url: u, replay: res.took}
+	return u, res, nil
+}
+
+// checkReplayed makes sure the read store at u holds the whole history,
+// with nothing skipped.
+func (b *bench) checkReplayed(ctx context.Context, u string, d readstore.Dialect, last uint64) error {
+	db, err := readstore.Open(ctx, u)
+	if err != nil {
+		return err
 	}
 	defer db.Close()
-	name := strings.ReplaceAll(label("replay", d), "/", "-")
-	took, res, err := b.runProjector(ctx, name, data.broker.url, u, func() (bool, error) {
-		pos, err := db.Position(ctx)
-		return pos >= data.last, err
-	})
-	if err != nil {
-		return "", 0, childResult{}, err
-	}
 	var skipped int
 	if err := db.GetContext(ctx, &skipped, "SELECT count(*) FROM projector_skipped"); err != nil {
-		return "", 0, childResult{}, err
+		return err
 	}
 	if skipped > 0 {
-		return "", 0, childResult{}, fmt.Errorf("the projector skipped %d events of the generated history", skipped)
+		return fmt.Errorf("the projector skipped %d events of the generated history", skipped)
+	}
+	if pos, err := db.Position(ctx); err != nil || pos != last {
+		return fmt.Errorf("the read store is at %d (%v), want %d", pos, err, last)
 	}
 	if d == readstore.Postgres {
-		if err := b.autovacuum(ctx, db); err != nil {
-			return "", 0, childResult{}, err
-		}
+		return b.autovacuum(ctx, db, "replay/pg")
 	}
-	b.projected[d] = projected{url: u, replay: took}
-	return u, took, res, nil
+	return nil
 }
 
 // autovacuum does what Postgres's autovacuum would have done by now after
-// a replay, when the server runs without it (this machine's CI
+// a replay or a growth, when the server runs without it (this machine's CI
 // configuration turns it off): without statistics and with the dead rows
 // of a million upserts left in place, the query figures would be those of
 // a server nobody runs in production. Its time is not counted.
-func (b *bench) autovacuum(ctx context.Context, db *readstore.DB) error {
+func (b *bench) autovacuum(ctx context.Context, db *readstore.DB, scenario string) error {
 	var on string
 	if err := db.GetContext(ctx, &on, "SHOW autovacuum"); err != nil {
 		return err
@@ -141,7 +146,7 @@ func (b *bench) autovacuum(ctx context.Context, db *readstore.DB) error {
 	if _, err := db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
 		return fmt.Errorf("vacuum analyze: %w", err)
 	}
-	b.rep.notef("replay/pg", "autovacuum is off on this server: ran VACUUM ANALYZE after the replay (%.1fs, not counted), as autovacuum would have", time.Since(start).Seconds())
+	b.rep.notef(scenario, "autovacuum is off on this server: ran VACUUM ANALYZE (%.1fs, not counted), as autovacuum would have", time.Since(start).Seconds())
 	return nil
 }
 
@@ -152,11 +157,11 @@ func (b *bench) projectedStore(ctx context.Context, data *dataset, d readstore.D
 	if p, ok := b.projected[d]; ok {
 		return p.url, nil
 	}
-	u, took, _, err := b.replayInto(ctx, data, d)
+	u, res, err := b.replayInto(ctx, data, d)
 	if err != nil {
 		return "", err
 	}
-	b.rep.notef(label("replay", d), "history replayed for the scenarios that read it, in %.1fs", took.Seconds())
+	b.rep.notef(label("replay", d), "history replayed for the scenarios that read it, in %.1fs", res.took.Seconds())
 	return u, nil
 }
 
@@ -168,11 +173,27 @@ const (
 	rawTx    = 2000
 )
 
-// rawInsert copies every read-model row of from into the empty, migrated
-// read store to, with multi-row INSERTs of rawBatch rows committed every
-// rawTx rows, and returns how many rows it wrote and the time the writes
-// took: reading the rows from the source is not counted.
-func rawInsert(ctx context.Context, from, to *readstore.DB) (int, time.Duration, error) {
+// rawInsert copies every read-model row of the read store at u into a
+// new, migrated read store of the same dialect, with multi-row INSERTs of
+// rawBatch rows committed every rawTx rows, and returns how many rows it
+// wrote and the time the writes took: reading the rows from the source
+// is not counted.
+func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (int, time.Duration, error) {
+	from, err := readstore.Open(ctx, u)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer from.Close()
+	rawURL, err := b.freshStore(ctx, d)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.dropStore(rawURL)
+	to, err := openStore(ctx, rawURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer to.Close()
 	tables, err := tablesOf(ctx, from)
 	if err != nil {
 		return 0, 0, err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,6 +40,9 @@ type scale struct {
 	// unless queryBudget runs out first.
 	requests    int
 	queryBudget time.Duration
+	// growth is how many experiments the growth scenario measures its
+	// reads at, smallest first.
+	growth []int
 }
 
 var (
@@ -46,11 +50,13 @@ var (
 		name: "full", appendFor: 15 * time.Second, appendClients: 64,
 		lagRate: 2000, lagFor: 30 * time.Second, lagFloorFor: 5 * time.Second,
 		events: 1_000_000, experiments: 100_000, requests: 2000, queryBudget: 10 * time.Second,
+		growth: []int{10_000, 30_000, 100_000},
 	}
 	quickScale = scale{
 		name: "quick", appendFor: 3 * time.Second, appendClients: 64,
 		lagRate: 2000, lagFor: 5 * time.Second, lagFloorFor: 2 * time.Second,
 		events: 50_000, experiments: 5_000, requests: 200, queryBudget: 4 * time.Second,
+		growth: []int{1_000, 3_000, 10_000},
 	}
 )
 
@@ -59,8 +65,9 @@ type options struct {
 	scale scale
 	// only selects scenarios by name; nil runs every one.
 	only *regexp.Regexp
-	// profileDir receives a CPU profile of each scenario, and of each
-	// projector process, when set.
+	// profileDir receives a CPU profile of each scenario, when set: of
+	// the bench's own work (load, baselines), since the programs offer no
+	// profile of theirs.
 	profileDir string
 	// databaseURL names the Postgres server to create databases on;
 	// empty skips the Postgres figures.
@@ -85,9 +92,9 @@ var errBroken = errors.New("a scenario could not run")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (under two minutes); misses do not fail it")
-	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild)")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of each scenario, and of each projector process, into this directory")
+	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (a few minutes); misses do not fail it")
+	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild, growth)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the bench's own work in each scenario into this directory")
 	keep := fs.Bool("keep", false, "keep the temporary directory and the Postgres databases, and print where they are, for a look at what missed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bench [-quick] [-run regexp] [-cpuprofile dir] [-keep]\n\n"+
@@ -133,6 +140,10 @@ type bench struct {
 	rep  *report
 	dir  string
 	pg   *postgres
+	bin  programs
+	// client reads the programs' /readyz and /metrics, and serves the
+	// query figures.
+	client *http.Client
 	// data is the generated history, published once and replayed by
 	// several scenarios, or dataErr the reason it could not be.
 	data    *dataset
@@ -148,16 +159,18 @@ type projected struct {
 }
 
 // scenarios in the order they run: the ones with their own small streams
-// first, then the ones that share the generated history.
+// first, then the ones that share the generated history, then growth,
+// which grows a history of its own.
 var scenarios = []struct {
 	name string
 	run  func(b *bench, ctx context.Context) error
 }{
 	{"append", (*bench).appendScenario},
-	{"lag", (*bench).lagScenario},
+	{"lag", eachDialect("lag", (*bench).lag)},
 	{"replay", (*bench).replayScenario},
-	{"queries", (*bench).queriesScenario},
-	{"rebuild", (*bench).rebuildScenario},
+	{"queries", eachDialect("queries", (*bench).queries)},
+	{"rebuild", eachDialect("rebuild", (*bench).rebuild)},
+	{"growth", eachDialect("growth", (*bench).growth)},
 }
 
 // runBench runs the scenarios opts selects and prints their figures to
@@ -167,7 +180,8 @@ func runBench(ctx context.Context, opts options, out io.Writer) (*report, error)
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{opts: opts, rep: newReport(out), dir: dir, projected: map[readstore.Dialect]projected{}}
+	b := &bench{opts: opts, rep: newReport(out), dir: dir, client: newClient(queryClients),
+		projected: map[readstore.Dialect]projected{}}
 	if opts.databaseURL != "" {
 		if b.pg, err = openPostgres(ctx, opts.databaseURL); err != nil {
 			os.RemoveAll(dir)
@@ -197,6 +211,11 @@ func runBench(ctx context.Context, opts options, out io.Writer) (*report, error)
 		pgNote = "no DATABASE_URL: Postgres figures skipped"
 	}
 	fmt.Fprintf(out, "failforward bench, %s scale: %d CPUs, %s, %s\n", opts.scale.name, runtime.NumCPU(), runtime.Version(), pgNote)
+	start := time.Now()
+	if b.bin, err = buildPrograms(ctx, dir); err != nil {
+		return nil, err
+	}
+	b.rep.notef("programs", "cmd/api and cmd/projector built in %.1fs", time.Since(start).Seconds())
 	for _, s := range scenarios {
 		if opts.only != nil && !opts.only.MatchString(s.name) {
 			continue
@@ -247,6 +266,20 @@ func (b *bench) dialects() []readstore.Dialect {
 		return []readstore.Dialect{readstore.SQLite}
 	}
 	return []readstore.Dialect{readstore.Postgres, readstore.SQLite}
+}
+
+// eachDialect makes a scenario of run that runs it against each read
+// store, and reports a run that could not go on as the scenario's
+// failure on that store.
+func eachDialect(scenario string, run func(*bench, context.Context, readstore.Dialect) error) func(*bench, context.Context) error {
+	return func(b *bench, ctx context.Context) error {
+		for _, d := range b.dialects() {
+			if err := run(b, ctx, d); err != nil {
+				b.rep.fail(label(scenario, d), err)
+			}
+		}
+		return nil
+	}
 }
 
 // label names a scenario's figures for one read store.

@@ -6,10 +6,7 @@ package projectortest
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -17,9 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/history"
 	"github.com/failforward/failforward/internal/natsembed"
 	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
 	"github.com/failforward/failforward/internal/readstore"
@@ -40,128 +37,13 @@ func StartNATS(tb testing.TB) (*natsembed.Server, *nats.Conn) {
 
 // Event is one event of a generated history, with the subject it is
 // written to.
-type Event struct {
-	Subject  string
-	Envelope events.Envelope
-}
+type Event = history.Event
 
-// Generate returns n events of a plausible history: experiments
-// registered (some building on earlier ones), started, with learnings,
-// concluded (or abandoned, sometimes with a revised outcome), and
-// innovations recorded and linked to (and now and then unlinked from)
-// concluded experiments. The same seed gives the same history.
+// Generate returns n events of a plausible history (see package
+// history): about one experiment per ten events. The same seed gives the
+// same history.
 func Generate(n int, seed uint64) []Event {
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	src := rand.NewChaCha8(key)
-	rng := rand.New(src)
-	entropy := ulid.Monotonic(src, 0)
-	at := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
-	newID := func() string { return ulid.MustNew(ulid.Timestamp(at), entropy).String() }
-	teams := []string{"growth", "checkout", "search", "onboarding", "platform"}
-	kinds := []string{"ab_test", "prototype", "interview", "fake_door", "pilot", "other"}
-	skills := []string{"sql", "ux research", "pricing", "copywriting", "go", "statistics"}
-
-	type exp struct {
-		id, team, status string
-		learnings        int
-	}
-	var (
-		out       []Event
-		open      []*exp // planned or running
-		done      []*exp // concluded or abandoned
-		all       []*exp
-		innovs    []string
-		innovTeam = map[string]string{}
-		linked    = map[string][]string{}
-	)
-	emit := func(name, id, team string, payload any) {
-		data, err := json.Marshal(payload)
-		if err != nil {
-			panic(err)
-		}
-		at = at.Add(time.Duration(1+rng.IntN(90)) * time.Minute)
-		out = append(out, Event{
-			Subject: events.Subject(name, id),
-			Envelope: events.Envelope{
-				SpecVersion: events.SpecVersion, ID: newID(), Source: events.Source,
-				Type: events.TypeOf(name), Subject: id, Time: at,
-				DataContentType: "application/json", DataSchema: events.SchemaOf(name),
-				Team: team, Actor: "user-" + team, CorrelationID: newID(), Data: data,
-			},
-		})
-	}
-	for len(out) < n {
-		switch r := rng.IntN(100); {
-		case r < 22 || len(open) == 0:
-			team := teams[rng.IntN(len(teams))]
-			x := &exp{id: newID(), team: team, status: "planned"}
-			var buildsOn []string
-			if len(all) > 0 && rng.IntN(3) == 0 {
-				buildsOn = []string{all[rng.IntN(len(all))].id}
-			}
-			emit(events.ExperimentRegistered, x.id, team, events.ExperimentRegisteredV1{
-				Team: team, Title: fmt.Sprintf("Experiment %d", len(all)+1), Kind: kinds[rng.IntN(len(kinds))],
-				Hypothesis: "If we change it, more people will use it", SuccessMetric: "conversion",
-				SuccessCriteria: "+2% in two weeks", Owner: "owner-" + team,
-				Tags: []string{"q" + fmt.Sprint(1+rng.IntN(4)), kinds[rng.IntN(len(kinds))]}, BuildsOn: buildsOn,
-				Visibility: "org", Cost: &events.Cost{PersonDays: float64(rng.IntN(20)), Spend: float64(rng.IntN(5000))},
-			})
-			open, all = append(open, x), append(all, x)
-		case r < 80:
-			i := rng.IntN(len(open))
-			x := open[i]
-			switch {
-			case x.status == "planned" && rng.IntN(10) == 0:
-				emit(events.ExperimentAbandoned, x.id, x.team, events.ExperimentAbandonedV1{Reason: "priorities changed", AbandonedAt: at})
-				x.status = "abandoned"
-			case x.status == "planned":
-				emit(events.ExperimentStarted, x.id, x.team, events.ExperimentStartedV1{StartedAt: at})
-				x.status = "running"
-			case x.learnings < 2 && rng.IntN(2) == 0:
-				emit(events.ExperimentLearningRecorded, x.id, x.team, events.ExperimentLearningRecordedV1{
-					LearningID: newID(), Text: "Users did not notice the banner", Skills: []string{skills[rng.IntN(len(skills))]},
-				})
-				x.learnings++
-				continue
-			default:
-				outcome := []string{"succeeded", "failed", "failed", "inconclusive"}[rng.IntN(4)]
-				emit(events.ExperimentConcluded, x.id, x.team, events.ExperimentConcludedV1{
-					Outcome: outcome, Decision: []string{"persevere", "pivot", "iterate", "stop", "scale"}[rng.IntN(5)],
-					Summary: "It did what it did", FailureReasons: []string{"too small an effect"}, ConcludedAt: at,
-				})
-				x.status = "concluded"
-				if rng.IntN(15) == 0 {
-					emit(events.ExperimentOutcomeRevised, x.id, x.team, events.ExperimentOutcomeRevisedV1{
-						Outcome: "inconclusive", PreviousOutcome: outcome, Reason: "sample ratio mismatch",
-					})
-				}
-			}
-			if x.status == "concluded" || x.status == "abandoned" {
-				open = slices.Delete(open, i, i+1)
-				done = append(done, x)
-			}
-		case r < 88:
-			team := teams[rng.IntN(len(teams))]
-			id := newID()
-			emit(events.InnovationRecorded, id, team, events.InnovationRecordedV1{
-				Team: team, Title: "Innovation " + id[20:], Description: "Shipped", LaunchedAt: at,
-			})
-			innovs = append(innovs, id)
-			innovTeam[id] = team
-		case len(innovs) > 0 && len(done) > 0:
-			in := innovs[rng.IntN(len(innovs))]
-			if l := linked[in]; len(l) > 0 && rng.IntN(6) == 0 {
-				emit(events.InnovationUnlinked, in, innovTeam[in], events.InnovationUnlinkedV1{ExperimentID: l[0], Reason: "wrong link"})
-				linked[in] = l[1:]
-				continue
-			}
-			x := done[rng.IntN(len(done))]
-			emit(events.InnovationLinked, in, innovTeam[in], events.InnovationLinkedV1{ExperimentID: x.id, Note: "it taught us"})
-			linked[in] = append(linked[in], x.id)
-		}
-	}
-	return out[:n]
+	return history.Generate(history.Config{Events: n, Seed: seed})
 }
 
 // Publish writes evs to the stream as the event store would, but
