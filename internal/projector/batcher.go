@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/readstore"
@@ -144,12 +143,12 @@ func (b *batcher) flush(ctx context.Context) error {
 // apply twice or not at all.
 func (b *batcher) commit(ctx context.Context, recs []events.Recorded, skipped []readstore.Skipped, last uint64) ([]readstore.Skipped, error) {
 	db := b.p.cfg.DB
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	cur, err := lockPosition(ctx, tx, db.Dialect)
+	cur, err := tx.LockPosition(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,21 +175,6 @@ func (b *batcher) commit(ctx context.Context, recs []events.Recorded, skipped []
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return skipped, nil
-}
-
-// lockPosition reads the checkpoint inside tx and holds it until tx ends.
-// SQLite transactions of the read store take the write lock when they
-// begin, so only Postgres needs FOR UPDATE.
-func lockPosition(ctx context.Context, tx *sqlx.Tx, d readstore.Dialect) (uint64, error) {
-	q := "SELECT position FROM projector_checkpoint WHERE id = 1"
-	if d == readstore.Postgres {
-		q += " FOR UPDATE"
-	}
-	var pos uint64
-	if err := tx.GetContext(ctx, &pos, q); err != nil {
-		return 0, fmt.Errorf("lock projector position: %w", err)
-	}
-	return pos, nil
 }
 
 func describeSkips(skipped []readstore.Skipped) string {

@@ -135,7 +135,7 @@ func applyDirect(b *testing.B, db *readstore.DB, evs []projectortest.Event, batc
 	start := time.Now()
 	for lo := 0; lo < len(recs); lo += batch {
 		hi := min(lo+batch, len(recs))
-		tx, err := db.BeginTxx(ctx, nil)
+		tx, err := db.Begin(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func rawInsert(b *testing.B, from, to *readstore.DB) time.Duration {
 	}
 	var all []table
 	for _, name := range projectortest.Tables(b, from) {
-		rows, err := from.Query("SELECT * FROM " + name)
+		rows, err := from.QueryContext(context.Background(), "SELECT * FROM "+name)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func rawInsert(b *testing.B, from, to *readstore.DB) time.Duration {
 				q.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", len(row)), ", ") + ")")
 				args = append(args, row...)
 			}
-			tx, err := to.BeginTxx(ctx, nil)
+			tx, err := to.Begin(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,7 +19,7 @@ import (
 // cannot apply it returns as skipped, with the reason; an error means the
 // batch failed as a whole (the transaction is rolled back and retried).
 type Applier interface {
-	ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.Recorded) ([]readstore.Skipped, error)
+	ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []events.Recorded) ([]readstore.Skipped, error)
 }
 
 // Defaults of Config.

@@ -91,17 +91,12 @@ func (c *RebuildConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// blueGreen is a fresh read store beside the live one, and the way to
-// swap it in.
-type blueGreen interface {
-	// fresh is the empty, migrated store to replay into.
-	fresh() *readstore.DB
-	// swap replaces the live tables with the fresh ones in one
-	// transaction.
-	swap(ctx context.Context) error
-	// close removes whatever is left of the fresh store.
-	close()
-}
+// RebuildSchema is the Postgres schema a rebuild builds its fresh tables
+// in, beside the live ones.
+const RebuildSchema = readstore.RebuildSchema
+
+// ErrRebuildRunning reports that another rebuild holds the database.
+var ErrRebuildRunning = readstore.ErrRebuildRunning
 
 // Rebuild replays the whole stream into fresh read-model tables beside the
 // live ones and, once they have caught up with the stream, swaps them in
@@ -135,26 +130,18 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) error {
 		defer nc.Close()
 	}
 
-	var bg blueGreen
-	switch live.Dialect {
-	case readstore.Postgres:
-		bg, err = preparePostgres(ctx, live, cfg.DatabaseURL)
-	case readstore.SQLite:
-		bg, err = prepareSQLite(ctx, live)
-	default:
-		err = fmt.Errorf("unsupported read store %s", live.Dialect)
-	}
+	bg, err := live.NewRebuild(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	defer bg.close()
+	defer bg.Close()
 
 	start := cfg.Now()
-	pos, err := replay(ctx, cfg, nc, bg.fresh())
+	pos, err := replay(ctx, cfg, nc, bg.DB())
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	if err := bg.swap(ctx); err != nil {
+	if err := bg.Swap(ctx); err != nil {
 		return fmt.Errorf("rebuild: swap the rebuilt tables in: %w", err)
 	}
 	cfg.Logger.Info("rebuild swapped in", "position", pos, "took", cfg.Now().Sub(start).Round(time.Millisecond))
