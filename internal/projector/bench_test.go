@@ -41,8 +41,8 @@ func benchEvents(b *testing.B) int {
 // run, it measures two baselines on the same events:
 //
 //   - direct: the projection's ApplyBatch called in a loop on events
-//     decoded beforehand, one transaction per batch, with no NATS, router
-//     or batcher: what the projector would do if the message path were
+//     decoded beforehand, one transaction per batch, with no NATS or
+//     router: what the projector would do if the message path were
 //     free;
 //   - raw: the rows that replay produced, written into another fresh
 //     read store with plain multi-row INSERTs of 500 rows, one

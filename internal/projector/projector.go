@@ -308,15 +308,23 @@ func (p *Projector) checkReady() {
 
 // readStreamLast asks the stream for its last sequence.
 func (p *Projector) readStreamLast(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, p.cfg.Stream)
+	last, err := streamLast(ctx, js, p.cfg.Stream)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", p.cfg.Stream, err)
+		return 0, err
 	}
-	last := s.CachedInfo().State.LastSeq
 	p.observeStreamLast(last)
 	return last, nil
+}
+
+// streamLast returns the last sequence of stream.
+func streamLast(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return s.CachedInfo().State.LastSeq, nil
 }
 
 // watchStream refreshes the stream's last sequence while no events flow,
@@ -330,10 +338,8 @@ func (p *Projector) watchStream(ctx context.Context, js jetstream.JetStream) {
 			return
 		case <-t.C:
 		}
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if info, err := js.Stream(sctx, p.cfg.Stream); err == nil {
-			p.observeStreamLast(info.CachedInfo().State.LastSeq)
+		if last, err := streamLast(ctx, js, p.cfg.Stream); err == nil {
+			p.observeStreamLast(last)
 		}
-		cancel()
 	}
 }
