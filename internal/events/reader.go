@@ -1,5 +1,9 @@
 package events
 
+// Like subscribe.go, this file is part of the client side of the event
+// contract (Subscribe reads through it), so it too stays free of
+// dependencies on the rest of failforward.
+
 import (
 	"context"
 	"errors"
