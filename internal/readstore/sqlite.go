@@ -75,7 +75,7 @@ func (sqlite) bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) erro
 	full, rest := n/perChunk, n%perChunk
 	step := perChunk * width
 	if full > 0 {
-		q := t.insertSQL(tx, perChunk)
+		q := t.insertSQL(perChunk)
 		exec := func(args []any) error {
 			_, err := tx.tx.ExecContext(ctx, q, args...)
 			return err
@@ -98,11 +98,38 @@ func (sqlite) bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) erro
 		}
 	}
 	if rest > 0 {
-		if _, err := tx.tx.ExecContext(ctx, t.insertSQL(tx, rest), rows[full*step:]...); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, t.insertSQL(rest), rows[full*step:]...); err != nil {
 			return fmt.Errorf("insert %d rows into %s: %w", rest, t.Name, err)
 		}
 	}
 	return nil
+}
+
+// insertSQL returns the multi-row INSERT of n rows of t, with SQLite's ?
+// placeholders.
+func (t *Table) insertSQL(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if q, ok := t.inserts[n]; ok {
+		return q
+	}
+	var sb strings.Builder
+	tuple := "(" + strings.Repeat("?, ", len(t.Columns)-1) + "?)"
+	sb.Grow(32 + len(t.Name) + 16*len(t.Columns) + n*(len(tuple)+2))
+	sb.WriteString("INSERT INTO ")
+	sb.WriteString(t.Name)
+	sb.WriteString(" (")
+	sb.WriteString(strings.Join(t.Columns, ", "))
+	sb.WriteString(") VALUES ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(tuple)
+	}
+	q := sb.String()
+	t.inserts[n] = q
+	return q
 }
 
 // sqliteRebuild builds fresh tables in a file next to the live database.

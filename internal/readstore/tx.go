@@ -87,40 +87,14 @@ type Table struct {
 
 	copySQL string // COPY … FROM STDIN, for Postgres
 
-	mu    sync.Mutex
-	texts map[int]string // multi-row INSERTs by row count, rebound
+	mu      sync.Mutex
+	inserts map[int]string // multi-row INSERTs by row count, for SQLite
 }
 
 // NewTable describes table name with columns.
 func NewTable(name string, columns ...string) *Table {
-	return &Table{Name: name, Columns: columns, texts: map[int]string{},
+	return &Table{Name: name, Columns: columns, inserts: map[int]string{},
 		copySQL: "COPY " + name + " (" + strings.Join(columns, ", ") + ") FROM STDIN"}
-}
-
-// insertSQL returns the multi-row INSERT of n rows of t, rebound for tx.
-func (t *Table) insertSQL(tx *Tx, n int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if q, ok := t.texts[n]; ok {
-		return q
-	}
-	var sb strings.Builder
-	tuple := "(" + strings.Repeat("?, ", len(t.Columns)-1) + "?)"
-	sb.Grow(32 + len(t.Name) + 16*len(t.Columns) + n*(len(tuple)+2))
-	sb.WriteString("INSERT INTO ")
-	sb.WriteString(t.Name)
-	sb.WriteString(" (")
-	sb.WriteString(strings.Join(t.Columns, ", "))
-	sb.WriteString(") VALUES ")
-	for i := range n {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(tuple)
-	}
-	q := tx.Rebind(sb.String())
-	t.texts[n] = q
-	return q
 }
 
 // BulkInsert writes rows into t: len(t.Columns) consecutive values per
