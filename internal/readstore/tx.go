@@ -35,9 +35,6 @@ func (tx *Tx) Commit() error { return tx.tx.Commit() }
 // returns sql.ErrTxDone.
 func (tx *Tx) Rollback() error { return tx.tx.Rollback() }
 
-// Dialect is the dialect of the transaction's database.
-func (tx *Tx) Dialect() Dialect { return tx.db.Dialect }
-
 // Rebind turns the `?` placeholders of query into the driver's.
 func (tx *Tx) Rebind(query string) string { return tx.tx.Rebind(query) }
 
