@@ -58,23 +58,26 @@ type batchHandler struct {
 // again with a message it holds already (a retry), it only commits.
 func (h *batchHandler) handle(msg *message.Message) error {
 	it := decodeItem(msg)
+	halt := it.err
+	if halt == nil {
+		halt = h.add(it)
+	}
+	if halt == nil && len(h.pending) < h.p.cfg.BatchSize && it.pending > 0 {
+		return nil
+	}
+	// Before halting, commit what is contiguous, so that the checkpoint
+	// stops right before the gap or the bad message.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), commitTimeout)
 	defer cancel()
-	if it.err != nil {
-		return errors.Join(h.flush(ctx), it.err)
-	}
-	if err := h.add(ctx, it); err != nil {
+	if err := h.flush(ctx); err != nil {
 		return err
 	}
-	if len(h.pending) >= h.p.cfg.BatchSize || it.pending == 0 {
-		return h.flush(ctx)
-	}
-	return nil
+	return halt
 }
 
 // add places one event in the batch, after checking that it is the next
-// in the stream.
-func (h *batchHandler) add(ctx context.Context, it item) error {
+// in the stream; an event beyond the next is a gap.
+func (h *batchHandler) add(it item) error {
 	want := h.pos + 1
 	if n := len(h.pending); n > 0 {
 		want = h.pending[n-1].seq + 1
@@ -83,20 +86,14 @@ func (h *batchHandler) add(ctx context.Context, it item) error {
 	case it.seq <= h.pos:
 		// A redelivery of something already applied.
 		h.p.m.redelivered.Inc()
-		return nil
 	case it.seq < want:
 		// A retry of a message in the batch in hand.
-		return nil
 	case it.seq > want:
-		// Commit what is contiguous, so that the checkpoint stops right
-		// before the gap, then halt.
-		if err := h.flush(ctx); err != nil {
-			return err
-		}
 		return fmt.Errorf("%w: stream %s: expected sequence %d, got %d (%d events missing)",
 			ErrGap, h.p.cfg.Stream, want, it.seq, it.seq-want)
+	default:
+		h.pending = append(h.pending, it)
 	}
-	h.pending = append(h.pending, it)
 	return nil
 }
 
