@@ -8,6 +8,9 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+
+	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/natsembed"
 )
 
 // config is the api's configuration: each field has an environment
@@ -21,6 +24,12 @@ type config struct {
 	// WritesPerSecond and WriteBurst limit each token's writes.
 	WritesPerSecond float64
 	WriteBurst      int
+	// StreamReplicas is the event stream's replica count; 0 chooses (3 on
+	// a cluster of at least three JetStream servers, else 1).
+	StreamReplicas int
+	// EmbeddedSync is how the embedded JetStream server syncs writes to
+	// disk: natsembed.SyncAlways or natsembed.SyncInterval.
+	EmbeddedSync natsembed.SyncPolicy
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -31,7 +40,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		DataDir:     envOr(getenv, "DATA_DIR", "data"),
 		AuthFile:    getenv("AUTH_FILE"),
 	}
-	var errs []error
+	var (
+		errs []error
+		err  error
+	)
+	if c.StreamReplicas, err = events.ParseReplicas(getenv("STREAM_REPLICAS")); err != nil {
+		errs = append(errs, fmt.Errorf("STREAM_REPLICAS: %w", err))
+	}
+	c.EmbeddedSync = natsembed.SyncPolicy(envOr(getenv, "EMBEDDED_SYNC", string(natsembed.SyncAlways)))
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -58,6 +74,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
 	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
+	fs.StringVar((*string)(&c.EmbeddedSync), "embedded-sync", string(c.EmbeddedSync), "embedded JetStream: 'always' syncs each write to disk before acknowledging it, 'interval' every two minutes, faster but a power loss can lose acknowledged writes (EMBEDDED_SYNC)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -71,6 +89,12 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("ADDR %q: %w", c.Addr, err))
 	} else if c.AuthFile == "" && !isLoopback(host) {
 		errs = append(errs, fmt.Errorf("ADDR %q is not a loopback address: without AUTH_FILE every request acts as a local admin, so the API serves only 127.0.0.1, ::1 or localhost", c.Addr))
+	}
+	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
+		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
+	}
+	if err := c.EmbeddedSync.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("EMBEDDED_SYNC: %w", err))
 	}
 	return errors.Join(errs...)
 }

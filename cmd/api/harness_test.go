@@ -99,17 +99,20 @@ func a0(s string) string { return strings.TrimSpace(s) }
 func (a *app) waitReady() {
 	a.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	last := ""
 	for time.Now().Before(deadline) {
 		resp, err := a.client.Get(a.base + "/readyz")
 		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = string(b)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.t.Fatalf("api at %s never became ready", a.base)
+	a.t.Fatalf("api at %s never became ready: %s\n%s", a.base, last, a.out.String())
 }
 
 // response is a decoded reply.

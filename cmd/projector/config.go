@@ -3,8 +3,12 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/url"
+	"strconv"
+
+	"github.com/failforward/failforward/internal/events"
 )
 
 // config is the projector's configuration: each field has an environment
@@ -13,6 +17,9 @@ type config struct {
 	NATSURL     string
 	DatabaseURL string
 	MetricsAddr string
+	// StreamReplicas is the event stream's replica count; 0 chooses (3 on
+	// a cluster of at least three JetStream servers, else 1).
+	StreamReplicas int
 	// Strict is the rebuild's -strict flag.
 	Strict bool
 }
@@ -25,8 +32,14 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		DatabaseURL: getenv("DATABASE_URL"),
 		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
 	}
+	replicas, err := events.ParseReplicas(getenv("STREAM_REPLICAS"))
+	if err != nil {
+		return c, fmt.Errorf("STREAM_REPLICAS: %w", err)
+	}
+	c.StreamReplicas = replicas
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server with the TRACKER stream (NATS_URL), required")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "read-model database, postgres:// or sqlite:<path> (DATABASE_URL), required")
 	if name == "rebuild" {
@@ -50,6 +63,9 @@ func (c config) validate() error {
 	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (-database-url) is required"))
+	}
+	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
+		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -33,6 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return healthcheck.Run(ctx, args[1:], "http://127.0.0.1:9090/healthz", stderr)
 		case "rebuild":
 			return rebuild(ctx, args[1:], getenv, stdout, stderr)
+		case "mirror":
+			return mirror(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig("projector", args, getenv, stderr)
@@ -133,7 +135,7 @@ func connect(ctx context.Context, cfg config, stdout io.Writer) (*nats.Conn, err
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.redactedNATSURL(), err)
 	}
-	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil {
+	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout}); err != nil {
 		nc.Close()
 		return nil, err
 	}
