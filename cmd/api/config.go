@@ -30,6 +30,14 @@ type config struct {
 	// EmbeddedSync is how the embedded JetStream server syncs writes to
 	// disk: natsembed.SyncAlways or natsembed.SyncInterval.
 	EmbeddedSync natsembed.SyncPolicy
+	// Demo fills an empty event store with a made-up two-year history
+	// before serving (-demo; no variable, as it is done once).
+	Demo bool
+	// AuthBootstrap creates an admin token in AUTH_FILE on a first start,
+	// when the file holds none (AUTH_BOOTSTRAP).
+	AuthBootstrap bool
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -39,6 +47,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		DatabaseURL: getenv("DATABASE_URL"),
 		DataDir:     envOr(getenv, "DATA_DIR", "data"),
 		AuthFile:    getenv("AUTH_FILE"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
 	var (
 		errs []error
@@ -48,6 +57,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		errs = append(errs, fmt.Errorf("STREAM_REPLICAS: %w", err))
 	}
 	c.EmbeddedSync = natsembed.SyncPolicy(envOr(getenv, "EMBEDDED_SYNC", string(natsembed.SyncAlways)))
+	if v := getenv("AUTH_BOOTSTRAP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUTH_BOOTSTRAP %q must be true or false", v))
+		}
+		c.AuthBootstrap = b
+	}
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -76,6 +92,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
 	fs.StringVar((*string)(&c.EmbeddedSync), "embedded-sync", string(c.EmbeddedSync), "embedded JetStream: 'always' syncs each write to disk before acknowledging it, 'interval' every two minutes, faster but a power loss can lose acknowledged writes (EMBEDDED_SYNC)")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty event store with a two-year demo history, then serve")
+	fs.BoolVar(&c.AuthBootstrap, "auth-bootstrap", c.AuthBootstrap, "create an admin token in AUTH_FILE on a first start, when it holds none, and print it once (AUTH_BOOTSTRAP)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -95,6 +114,12 @@ func (c config) validate() error {
 	}
 	if err := c.EmbeddedSync.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("EMBEDDED_SYNC: %w", err))
+	}
+	if c.AuthBootstrap && c.AuthFile == "" {
+		errs = append(errs, errors.New("AUTH_BOOTSTRAP needs AUTH_FILE: the file the first admin token is written to"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
 }

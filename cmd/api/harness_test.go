@@ -70,6 +70,12 @@ func (l *lines) find(t *testing.T, prefix string, errc <-chan error) string {
 // ends, and waits until /readyz answers 200.
 func startApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
+	return startAppArgs(t, nil, env)
+}
+
+// startAppArgs is startApp with command-line arguments.
+func startAppArgs(t *testing.T, args []string, env map[string]string) *app {
+	t.Helper()
 	if env["ADDR"] == "" {
 		env["ADDR"] = "127.0.0.1:0"
 	}
@@ -77,7 +83,7 @@ func startApp(t *testing.T, env map[string]string) *app {
 	out := &lines{}
 	errc := make(chan error, 1)
 	// Logs go to the same buffer as the startup lines, so tests can read both.
-	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
+	go func() { errc <- run(ctx, args, func(k string) string { return env[k] }, out, out) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

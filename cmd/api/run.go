@@ -45,7 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
+	if err := bootstrapTokens(cfg, stdout); err != nil {
+		return err
+	}
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {
@@ -129,6 +132,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "projector: external (run cmd/projector against the same NATS and database)")
 	}
 
+	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
+		return err
+	}
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strconv"
 
@@ -22,6 +23,8 @@ type config struct {
 	StreamReplicas int
 	// Strict is the rebuild's -strict flag.
 	Strict bool
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 // parseConfig reads the environment, then the flags of the command name
@@ -31,6 +34,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		NATSURL:     getenv("NATS_URL"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
 	replicas, err := events.ParseReplicas(getenv("STREAM_REPLICAS"))
 	if err != nil {
@@ -47,6 +51,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	} else {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address serving /metrics, /healthz and /readyz (METRICS_ADDR)")
 	}
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -67,7 +72,19 @@ func (c config) validate() error {
 	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
 		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
 	return errors.Join(errs...)
+}
+
+// logger returns the projector's logger: text lines by default, JSON
+// lines with LOG_FORMAT=json, for log collectors that parse them.
+func (c config) logger(w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // redactedNATSURL is the NATS URL without its password, for logs.
