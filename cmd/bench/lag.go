@@ -21,7 +21,7 @@ const (
 	// sustain for the lag figure to be the one at that rate.
 	lagMinShareOfRate = 0.95
 	// lagFloorRate is the baseline's trickle of commands: the lag of a
-	// projector with nothing queued, its flush interval and one commit.
+	// projector with nothing queued: one delivery and one commit.
 	lagFloorRate = 20
 	// lagWorkers bounds the commands in flight; it is far more than the
 	// rate needs while answers are quick, so that slow answers delay the

@@ -276,7 +276,7 @@ type inserter struct {
 
 // writeTx inserts rows in one transaction, rawBatch rows per statement.
 func (ins *inserter) writeTx(ctx context.Context, rows [][]any) error {
-	tx, err := ins.db.BeginTxx(ctx, nil)
+	tx, err := ins.db.Begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -48,20 +48,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer nc.Close()
-	db, err := readstore.Open(ctx, cfg.DatabaseURL)
+	db, err := openReadStore(ctx, cfg, stdout)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	pos, err := db.Position(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "read store: %s %s, checkpoint %d\n", db.Dialect, db.Location, pos)
-
 	applier, err := readmodel.NewProjection(db.Dialect)
 	if err != nil {
 		return err
@@ -83,7 +74,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "metrics: http://%s/metrics, health on /healthz and /readyz\n", ln.Addr())
+	return serve(ctx, p, srv, ln, log)
+}
 
+// openReadStore opens and migrates the read store and prints where it is
+// and its checkpoint.
+func openReadStore(ctx context.Context, cfg config, stdout io.Writer) (*readstore.DB, error) {
+	db, err := readstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	pos, err := db.Position(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "read store: %s %s, checkpoint %d\n", db.Dialect, db.Location, pos)
+	return db, nil
+}
+
+// serve runs the projector and its operations endpoints on ln until ctx
+// ends or either of them stops, then shuts the endpoints down.
+func serve(ctx context.Context, p *projector.Projector, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	serveErr := make(chan error, 1)
@@ -91,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 
+	var err error
 	select {
 	case err = <-runErr:
 	case err = <-serveErr:

@@ -190,21 +190,11 @@ func Subscribe(ctx context.Context, nc *nats.Conn, durable string, h Handler, op
 	if err != nil {
 		return fmt.Errorf("subscribe %s to %s: %w", durable, opts.Stream, err)
 	}
-	if durable == "" {
-		name := cons.CachedInfo().Name
-		defer func() {
-			// The server would remove it after its inactivity threshold;
-			// deleting it at once spares the broker the wait.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = js.DeleteConsumer(ctx, opts.Stream, name)
-		}()
-	}
 	s := &subscription{
 		nc: nc, h: h, opts: opts, ackWait: cons.CachedInfo().Config.AckWait,
 		log: opts.Logger.With(slog.String("stream", opts.Stream), slog.String("consumer", cons.CachedInfo().Name)),
 	}
-	if err := s.run(ctx, cons); err != nil {
+	if err := s.run(ctx, NewReader(js, opts.Stream), cons); err != nil {
 		return fmt.Errorf("subscribe %s to %s: %w", durable, opts.Stream, err)
 	}
 	return nil
@@ -290,19 +280,22 @@ type subscription struct {
 	log     *slog.Logger
 }
 
-func (s *subscription) run(ctx context.Context, cons jetstream.Consumer) error {
-	it, err := cons.Messages()
+// run reads cons until ctx ends or an event stops it. An ephemeral
+// consumer is deleted when run returns: the server would remove it after
+// its inactivity threshold, and deleting it at once spares the wait.
+func (s *subscription) run(ctx context.Context, r Reader, cons jetstream.Consumer) error {
+	cur, err := r.Consume(cons)
 	if err != nil {
 		return err
 	}
-	defer it.Stop()
+	defer cur.Stop()
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		m, err := cur.Next(ctx)
 		if ctx.Err() != nil {
-			if m != nil {
+			if m.Msg != nil {
 				_ = m.Nak()
 			}
-			s.release(it)
+			s.release(cur)
 			return nil
 		}
 		if errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -314,7 +307,7 @@ func (s *subscription) run(ctx context.Context, cons jetstream.Consumer) error {
 			return err
 		}
 		if err := s.handle(ctx, m); err != nil {
-			s.release(it)
+			s.release(cur)
 			return err
 		}
 	}
@@ -323,15 +316,8 @@ func (s *subscription) run(ctx context.Context, cons jetstream.Consumer) error {
 // release hands the events this subscriber holds but has not handled back
 // to the broker, so that whoever subscribes next gets them at once
 // instead of after the ack wait.
-func (s *subscription) release(it jetstream.MessagesContext) {
-	it.Drain()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			break
-		}
-		_ = m.Nak()
-	}
+func (s *subscription) release(cur *Cursor) {
+	cur.Release()
 	// The naks are fire-and-forget publishes: flush them before the caller
 	// may close the connection.
 	_ = s.nc.FlushTimeout(2 * time.Second)
@@ -339,15 +325,12 @@ func (s *subscription) release(it jetstream.MessagesContext) {
 
 // handle decodes, checks and hands one message to the handler, then
 // acknowledges it or schedules its redelivery. An error stops Subscribe.
-func (s *subscription) handle(ctx context.Context, m jetstream.Msg) error {
-	md, err := m.Metadata()
+func (s *subscription) handle(ctx context.Context, m StreamMsg) error {
+	d := Delivery{NumDelivered: m.Delivered}
+	var err error
+	d.Recorded, err = s.decode(m, m.Sequence)
 	if err != nil {
-		return fmt.Errorf("message on %s has no metadata: %w", m.Subject(), err)
-	}
-	d := Delivery{NumDelivered: md.NumDelivered}
-	d.Recorded, err = s.decode(m, md.Sequence.Stream)
-	if err != nil {
-		return s.invalid(ctx, m, InvalidEvent{Sequence: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(), Err: err})
+		return s.invalid(ctx, m, InvalidEvent{Sequence: m.Sequence, Subject: m.Subject(), Data: m.Data(), Err: err})
 	}
 
 	stop := s.keepInProgress(m)
@@ -369,10 +352,10 @@ func (s *subscription) handle(ctx context.Context, m jetstream.Msg) error {
 		_ = m.Nak()
 		return nil
 	}
-	delay := s.opts.Backoff[min(int(md.NumDelivered), len(s.opts.Backoff))-1]
+	delay := s.opts.Backoff[min(int(m.Delivered), len(s.opts.Backoff))-1]
 	s.log.Warn("handler failed; the event will be delivered again",
 		slog.Uint64("sequence", d.Sequence), slog.String("type", d.Type),
-		slog.Uint64("attempt", md.NumDelivered), slog.Duration("retry_in", delay), slog.Any("err", herr))
+		slog.Uint64("attempt", m.Delivered), slog.Duration("retry_in", delay), slog.Any("err", herr))
 	if err := m.NakWithDelay(delay); err != nil {
 		s.log.Warn("nak failed; the event is delivered again after the ack wait", slog.Uint64("sequence", d.Sequence), slog.Any("err", err))
 	}

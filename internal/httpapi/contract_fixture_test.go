@@ -123,7 +123,7 @@ func (f *contractAPI) project(t *testing.T) {
 		}
 		recs = append(recs, rec)
 	}
-	tx, err := f.db.BeginTxx(ctx, nil)
+	tx, err := f.db.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,8 @@ func benchEvents(b *testing.B) int {
 // run, it measures two baselines on the same events:
 //
 //   - direct: the projection's ApplyBatch called in a loop on events
-//     decoded beforehand, one transaction per batch, with no NATS, router
-//     or batcher: what the projector would do if the message path were
+//     decoded beforehand, one transaction per batch, with no NATS or
+//     router: what the projector would do if the message path were
 //     free;
 //   - raw: the rows that replay produced, written into another fresh
 //     read store with plain multi-row INSERTs of 500 rows, one
@@ -135,7 +135,7 @@ func applyDirect(b *testing.B, db *readstore.DB, evs []projectortest.Event, batc
 	start := time.Now()
 	for lo := 0; lo < len(recs); lo += batch {
 		hi := min(lo+batch, len(recs))
-		tx, err := db.BeginTxx(ctx, nil)
+		tx, err := db.Begin(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func rawInsert(b *testing.B, from, to *readstore.DB) time.Duration {
 	}
 	var all []table
 	for _, name := range projectortest.Tables(b, from) {
-		rows, err := from.Query("SELECT * FROM " + name)
+		rows, err := from.QueryContext(context.Background(), "SELECT * FROM "+name)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func rawInsert(b *testing.B, from, to *readstore.DB) time.Duration {
 				q.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", len(row)), ", ") + ")")
 				args = append(args, row...)
 			}
-			tx, err := to.BeginTxx(ctx, nil)
+			tx, err := to.Begin(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}

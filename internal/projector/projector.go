@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +21,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/failforward/failforward/internal/events"
-	"github.com/failforward/failforward/internal/readstore"
 )
 
 // ErrGap reports a stream sequence that is not the one after the last
@@ -195,24 +191,14 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
-// session consumes from the checkpoint until ctx ends, a batch fails or
-// the subscription ends. It reports whether it committed anything.
+// session consumes from the checkpoint until ctx ends, a batch fails
+// beyond what retrying in place mends, or the subscription ends. It
+// reports whether it committed anything.
 func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) (progressed bool, err error) {
-	pos, err := p.cfg.DB.Position(ctx)
+	pos, err := p.resume(ctx, js)
 	if err != nil {
 		return false, err
 	}
-	p.setPosition(pos)
-	last, err := p.readStreamLast(ctx, js)
-	if err != nil {
-		return false, err
-	}
-	if pos > last {
-		return false, fmt.Errorf("%w: checkpoint %d, stream %s ends at %d", ErrCheckpointAhead, pos, p.cfg.Stream, last)
-	}
-	p.readyTarget.CompareAndSwap(-1, int64(last))
-	p.checkReady()
-
 	sub, err := NewSubscriber(SubscriberConfig{
 		Conn:            nc,
 		Stream:          p.cfg.Stream,
@@ -224,68 +210,22 @@ func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 		return false, err
 	}
 	defer sub.Close()
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, p.wlog)
-	if err != nil {
-		return false, fmt.Errorf("projector router: %w", err)
-	}
-	// Recoverer first, so that it also catches panics in the others.
-	router.AddMiddleware(middleware.Recoverer, correlationFromEnvelope, middleware.CorrelationID, p.wm.Middleware)
-
-	// The batcher queue holds two batches, so that the handler keeps
-	// decoding the next batch while the previous one commits.
-	items := make(chan item, 2*p.cfg.BatchSize)
-	stop := make(chan struct{})
-	b := &batcher{p: p, dl: dl, pos: pos}
-	batcherDone := make(chan struct{})
-	var batchErr error
-	// Database work outlives ctx by a bounded grace period, so that
-	// shutdown finishes the batch in hand instead of abandoning it.
-	dbCtx, cancelDB := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelDB()
-	go func() {
-		defer close(batcherDone)
-		batchErr = b.run(dbCtx, items, stop)
-	}()
-	router.AddConsumerHandler("projector", p.cfg.Subject, sub, p.handle(items, batcherDone))
-
 	routerCtx, stopRouter := context.WithCancel(ctx)
 	defer stopRouter()
-	routerDone := make(chan struct{})
-	var routerErr error
-	go func() {
-		defer close(routerDone)
-		routerErr = router.Run(routerCtx)
-	}()
-
-	select {
-	case <-ctx.Done():
-	case <-batcherDone:
-	case <-routerDone:
+	h := &batchHandler{p: p, dl: dl, pos: pos, halt: stopRouter}
+	router, err := p.newRouter(h, sub)
+	if err != nil {
+		return false, err
 	}
-	stopRouter()
-	// A router that is closed before it runs its handlers, or whose
-	// subscribe failed, waits out its whole close timeout for handlers
-	// that never started: close it only once it runs.
-	select {
-	case <-router.Running():
-		if err := router.Close(); err != nil {
-			p.cfg.Logger.Warn("projector router close", "err", err)
-		}
-	case <-routerDone:
-	}
-	<-routerDone
-	sub.Close()
-	// Every handler has returned, so nothing sends to items any more:
-	// the batcher applies what is queued and stops.
-	close(stop)
-	grace := time.AfterFunc(30*time.Second, cancelDB)
-	<-batcherDone
-	grace.Stop()
-
-	progressed = b.committed > 0
+	// Run returns once its context ends (the subscription's channel then
+	// closes and the router waits for the handler in hand), or when the
+	// subscription ends by itself.
+	routerErr := router.Run(routerCtx)
+	err = h.finish(ctx)
+	progressed = h.committed > 0
 	switch {
-	case batchErr != nil:
-		return progressed, batchErr
+	case err != nil:
+		return progressed, err
 	case ctx.Err() != nil:
 		return progressed, nil
 	case routerErr != nil:
@@ -294,80 +234,49 @@ func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 	return progressed, errors.New("projector subscription ended")
 }
 
-// handle is the router's handler: it decodes the message and queues it
-// for the batcher. It returns, and so acks, before the event is committed:
-// the ack is flow control only, and the checkpoint in the read store is
-// what a restart resumes from.
-func (p *Projector) handle(items chan<- item, batcherDone <-chan struct{}) message.NoPublishHandlerFunc {
-	return func(msg *message.Message) error {
-		it := decodeItem(msg)
-		select {
-		case items <- it:
-			return nil
-		case <-batcherDone:
-			return errors.New("projector batcher stopped")
-		case <-msg.Context().Done():
-			return msg.Context().Err()
-		}
-	}
-}
-
-// item is one message on its way to the batcher: a decoded event, or the
-// reason it could not be decoded.
-type item struct {
-	seq     uint64
-	pending uint64
-	raw     []byte
-	meta    message.Metadata
-	rec     events.Recorded
-	skip    *readstore.Skipped
-	err     error // a message the projector cannot place in the stream
-}
-
-func decodeItem(msg *message.Message) (it item) {
-	seq, err := strconv.ParseUint(msg.Metadata.Get(MetadataSequence), 10, 64)
-	if err != nil || seq == 0 {
-		return item{err: fmt.Errorf("%w: message %s", errBadMessage, msg.UUID)}
-	}
-	pending, _ := strconv.ParseUint(msg.Metadata.Get(MetadataPending), 10, 64)
-	it = item{seq: seq, pending: pending, raw: msg.Payload, meta: msg.Metadata}
-	skip := func(reason string) {
-		it.skip = &readstore.Skipped{
-			Position:  seq,
-			EventID:   msg.Metadata.Get(events.HeaderID),
-			EventType: msg.Metadata.Get(events.HeaderType),
-			Reason:    reason,
-		}
-	}
-	// A panic while decoding one event skips that event; it must not stop
-	// the projector or loop on redelivery.
-	defer func() {
-		if r := recover(); r != nil {
-			skip(fmt.Sprintf("panic while decoding: %v", r))
-		}
-	}()
-	env, err := events.Decode(msg.Payload)
+// resume returns the checkpoint to resume after, once it is checked
+// against the end of the stream.
+func (p *Projector) resume(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	pos, err := p.cfg.DB.Position(ctx)
 	if err != nil {
-		skip(err.Error())
-		return it
+		return 0, err
 	}
-	if middleware.MessageCorrelationID(msg) == "" && env.CorrelationID != "" {
-		middleware.SetCorrelationID(env.CorrelationID, msg)
+	p.setPosition(pos)
+	last, err := p.readStreamLast(ctx, js)
+	if err != nil {
+		return 0, err
 	}
-	it.rec = events.Recorded{Envelope: env, StreamSubject: msg.Metadata.Get(MetadataSubject), Sequence: seq}
-	return it
+	if pos > last {
+		return 0, fmt.Errorf("%w: checkpoint %d, stream %s ends at %d", ErrCheckpointAhead, pos, p.cfg.Stream, last)
+	}
+	p.readyTarget.CompareAndSwap(-1, int64(last))
+	p.checkReady()
+	return pos, nil
 }
 
-// correlationFromEnvelope carries the event's correlation id, which the
-// event store copies from the envelope into a NATS header, into the
-// Watermill metadata where middleware and logs look for it.
-func correlationFromEnvelope(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
-		if id := msg.Metadata.Get(events.HeaderCorrelationID); id != "" {
-			middleware.SetCorrelationID(id, msg)
-		}
-		return h(msg)
+// newRouter routes the subscription's messages to h through the
+// projector's middleware, outermost first: the halt on what retrying
+// cannot mend, the recoverer (so that it catches panics in the rest),
+// the correlation id, Watermill's Prometheus metrics, and retry with
+// backoff right around the handler, so that a failed batch is tried again
+// where it stands.
+func (p *Projector) newRouter(h *batchHandler, sub message.Subscriber) (*message.Router, error) {
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: commitTimeout + 15*time.Second}, p.wlog)
+	if err != nil {
+		return nil, fmt.Errorf("projector router: %w", err)
 	}
+	retry := middleware.Retry{
+		MaxRetries:      batchRetries,
+		InitialInterval: p.cfg.RetryMin,
+		MaxInterval:     p.cfg.RetryMax,
+		Multiplier:      2,
+		ShouldRetry:     retryable,
+		Logger:          p.wlog,
+	}
+	router.AddMiddleware(h.haltOnError, middleware.Recoverer, correlationFromEnvelope, middleware.CorrelationID,
+		p.wm.Middleware, retry.Middleware)
+	router.AddConsumerHandler("projector", p.cfg.Subject, sub, h.handle)
+	return router, nil
 }
 
 func (p *Projector) setPosition(pos uint64) {
@@ -399,15 +308,23 @@ func (p *Projector) checkReady() {
 
 // readStreamLast asks the stream for its last sequence.
 func (p *Projector) readStreamLast(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, p.cfg.Stream)
+	last, err := streamLast(ctx, js, p.cfg.Stream)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", p.cfg.Stream, err)
+		return 0, err
 	}
-	last := s.CachedInfo().State.LastSeq
 	p.observeStreamLast(last)
 	return last, nil
+}
+
+// streamLast returns the last sequence of stream.
+func streamLast(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return s.CachedInfo().State.LastSeq, nil
 }
 
 // watchStream refreshes the stream's last sequence while no events flow,
@@ -421,10 +338,8 @@ func (p *Projector) watchStream(ctx context.Context, js jetstream.JetStream) {
 			return
 		case <-t.C:
 		}
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if info, err := js.Stream(sctx, p.cfg.Stream); err == nil {
-			p.observeStreamLast(info.CachedInfo().State.LastSeq)
+		if last, err := streamLast(ctx, js, p.cfg.Stream); err == nil {
+			p.observeStreamLast(last)
 		}
-		cancel()
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -247,7 +246,7 @@ func TestCheckpointAheadHalts(t *testing.T) {
 	_, nc := projectortest.StartNATS(t)
 	projectortest.Publish(t, nc, projectortest.Generate(10, 3))
 	db := readstoretest.Open(t, readstore.SQLite)
-	tx := db.MustBegin()
+	tx := readstoretest.Begin(t, db)
 	if err := readstore.SetPosition(context.Background(), tx, 11); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +345,7 @@ type flakyApplier struct {
 	calls atomic.Int64
 }
 
-func (f *flakyApplier) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.Recorded) ([]readstore.Skipped, error) {
+func (f *flakyApplier) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []events.Recorded) ([]readstore.Skipped, error) {
 	skipped, err := f.Applier.ApplyBatch(ctx, tx, evs)
 	if err == nil && f.calls.Add(1)%int64(f.n) == 0 {
 		return nil, errors.New("injected failure after writing")

@@ -91,17 +91,12 @@ func (c *RebuildConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// blueGreen is a fresh read store beside the live one, and the way to
-// swap it in.
-type blueGreen interface {
-	// fresh is the empty, migrated store to replay into.
-	fresh() *readstore.DB
-	// swap replaces the live tables with the fresh ones in one
-	// transaction.
-	swap(ctx context.Context) error
-	// close removes whatever is left of the fresh store.
-	close()
-}
+// RebuildSchema is the Postgres schema a rebuild builds its fresh tables
+// in, beside the live ones.
+const RebuildSchema = readstore.RebuildSchema
+
+// ErrRebuildRunning reports that another rebuild holds the database.
+var ErrRebuildRunning = readstore.ErrRebuildRunning
 
 // Rebuild replays the whole stream into fresh read-model tables beside the
 // live ones and, once they have caught up with the stream, swaps them in
@@ -135,26 +130,18 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) error {
 		defer nc.Close()
 	}
 
-	var bg blueGreen
-	switch live.Dialect {
-	case readstore.Postgres:
-		bg, err = preparePostgres(ctx, live, cfg.DatabaseURL)
-	case readstore.SQLite:
-		bg, err = prepareSQLite(ctx, live)
-	default:
-		err = fmt.Errorf("unsupported read store %s", live.Dialect)
-	}
+	bg, err := live.NewRebuild(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	defer bg.close()
+	defer bg.Close()
 
 	start := cfg.Now()
-	pos, err := replay(ctx, cfg, nc, bg.fresh())
+	pos, err := replay(ctx, cfg, nc, bg.DB())
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	if err := bg.swap(ctx); err != nil {
+	if err := bg.Swap(ctx); err != nil {
 		return fmt.Errorf("rebuild: swap the rebuilt tables in: %w", err)
 	}
 	cfg.Logger.Info("rebuild swapped in", "position", pos, "took", cfg.Now().Sub(start).Round(time.Millisecond))
@@ -168,16 +155,7 @@ func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore
 	if err != nil {
 		return 0, err
 	}
-	last := func() (uint64, error) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, cfg.Stream)
-		if err != nil {
-			return 0, fmt.Errorf("stream %s: %w", cfg.Stream, err)
-		}
-		return s.CachedInfo().State.LastSeq, nil
-	}
-	total, err := last()
+	total, err := streamLast(ctx, js, cfg.Stream)
 	if err != nil {
 		return 0, err
 	}
@@ -198,29 +176,40 @@ func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	finish := func() error {
-		stop()
-		return <-done
-	}
-
+	var runErr error
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		runErr = p.Run(runCtx)
+	}()
 	prog := newProgress(cfg.Progress, cfg.ProgressInterval, cfg.Now, 0, total)
+	err = waitCaughtUp(ctx, p, stopped, prog, func() (uint64, error) { return streamLast(ctx, js, cfg.Stream) }, total)
+	stop()
+	<-stopped
+	if runErr != nil {
+		err = runErr // why the projector halted
+	}
+	if err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	pos := p.Position()
+	prog.done(pos, max(pos, total))
+	return pos, nil
+}
+
+// waitCaughtUp polls p, which runs until stopped is closed, until it has
+// applied the stream up to last(), showing its progress. It returns nil
+// once it has, or why it could not: the projector stopped first (Run's
+// error says why), or ctx ended.
+func waitCaughtUp(ctx context.Context, p *Projector, stopped <-chan struct{}, prog *progress, last func() (uint64, error), total uint64) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-done:
-			if err == nil {
-				err = ctx.Err()
-			}
-			if err == nil {
-				err = errors.New("replay stopped")
-			}
-			return 0, fmt.Errorf("replay: %w", err)
+		case <-stopped:
+			return errors.New("the projector stopped before it caught up")
 		case <-ctx.Done():
-			_ = finish()
-			return 0, ctx.Err()
+			return ctx.Err()
 		case <-tick.C:
 		}
 		pos := p.Position()
@@ -230,18 +219,12 @@ func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore
 		}
 		// Caught up with the stream as it was: check it again, so that the
 		// swap happens as close to its end as it can.
+		var err error
 		if total, err = last(); err != nil {
-			_ = finish()
-			return 0, err
+			return err
 		}
-		if pos < total {
-			continue
+		if pos >= total {
+			return nil
 		}
-		if err := finish(); err != nil {
-			return 0, fmt.Errorf("replay: %w", err)
-		}
-		pos = p.Position()
-		prog.done(pos, max(total, pos))
-		return pos, nil
 	}
 }

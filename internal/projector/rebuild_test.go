@@ -46,7 +46,7 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 		live := startProjector(t, projector.Config{Conn: nc, DB: db})
 		projectortest.WaitPosition(t, db, 6000, 30*time.Second)
 		// A row no event wrote: the rebuild must not carry it over.
-		if _, err := db.Exec("INSERT INTO experiment_tags (experiment_id, tag) VALUES ('not-an-event', 'marker')"); err != nil {
+		if _, err := db.ExecContext(context.Background(), "INSERT INTO experiment_tags (experiment_id, tag) VALUES ('not-an-event', 'marker')"); err != nil {
 			t.Fatal(err)
 		}
 
@@ -69,7 +69,7 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 					default:
 					}
 					var pos, n int64
-					err := db.QueryRow("SELECT (SELECT position FROM projector_checkpoint WHERE id = 1), (SELECT count(*) FROM history)").Scan(&pos, &n)
+					err := db.QueryRowContext(context.Background(), "SELECT (SELECT position FROM projector_checkpoint WHERE id = 1), (SELECT count(*) FROM history)").Scan(&pos, &n)
 					mu.Lock()
 					samples++
 					switch {
@@ -181,7 +181,7 @@ func assertNoRebuildLeft(t *testing.T, db *readstore.DB, url string) {
 	t.Helper()
 	if db.Dialect == readstore.Postgres {
 		var n int
-		if err := db.Get(&n, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", projector.RebuildSchema); err != nil {
+		if err := db.GetContext(context.Background(), &n, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", projector.RebuildSchema); err != nil {
 			t.Fatal(err)
 		}
 		if n != 0 {

@@ -12,6 +12,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/failforward/failforward/internal/events"
 )
 
 // Metadata keys the Subscriber sets on every message besides the NATS
@@ -96,10 +98,13 @@ type Subscriber struct {
 	cfg SubscriberConfig
 	js  jetstream.JetStream
 
-	mu      sync.Mutex
-	closed  bool
-	closing chan struct{}
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	// life ends when the Subscriber is closed, and every subscription's
+	// context with it.
+	life context.Context
+	end  context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 var _ message.Subscriber = (*Subscriber)(nil)
@@ -114,7 +119,8 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscriber: %w", err)
 	}
-	return &Subscriber{cfg: cfg, js: js, closing: make(chan struct{})}, nil
+	life, end := context.WithCancel(context.Background())
+	return &Subscriber{cfg: cfg, js: js, life: life, end: end}, nil
 }
 
 // ErrSubscriberClosed is returned by Subscribe after Close.
@@ -143,48 +149,32 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		}
 		stream = name
 	}
-	ocfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{topic}}
-	if s.cfg.StartSequence > 1 {
-		ocfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		ocfg.OptStartSeq = s.cfg.StartSequence
-	}
-	cons, err := s.js.OrderedConsumer(setupCtx, stream, ocfg)
+	cur, err := events.NewReader(s.js, stream).Ordered(setupCtx, events.OrderedOptions{
+		Subjects: []string{topic}, From: s.cfg.StartSequence, PullMaxMessages: s.cfg.PullMaxMessages,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("subscribe %s on stream %s: %w", topic, stream, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.PullMaxMessages))
-	if err != nil {
-		return nil, fmt.Errorf("subscribe %s on stream %s: %w", topic, stream, err)
+		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
 	}
 	// The subscription's context ends with the caller's or with Close,
 	// whichever comes first; every message's context derives from it.
 	subCtx, cancel := context.WithCancel(ctx)
+	stopClosing := context.AfterFunc(s.life, cancel)
 	out := make(chan *message.Message)
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		select {
-		case <-subCtx.Done():
-		case <-s.closing:
-		}
-		cancel()
-		it.Stop()
-	}()
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		defer close(out)
 		defer cancel()
-		s.deliver(subCtx, stream, topic, it, out)
-		s.deleteConsumer(stream, cons)
-	}()
+		defer stopClosing()
+		defer cur.Stop()
+		s.deliver(subCtx, stream, topic, cur, out)
+	})
 	return out, nil
 }
 
-// deliver moves messages from the iterator to out, one at a time, each
+// deliver moves messages from the cursor to out, one at a time, each
 // after the previous one was acked.
-func (s *Subscriber) deliver(ctx context.Context, stream, topic string, it jetstream.MessagesContext, out chan<- *message.Message) {
+func (s *Subscriber) deliver(ctx context.Context, stream, topic string, cur *events.Cursor, out chan<- *message.Message) {
 	for {
-		jm, err := it.Next(jetstream.NextContext(ctx))
+		jm, err := cur.Next(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
@@ -193,12 +183,7 @@ func (s *Subscriber) deliver(ctx context.Context, stream, topic string, it jetst
 			}
 			return
 		}
-		msg, err := toMessage(stream, jm)
-		if err != nil {
-			s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
-			return
-		}
-		if !s.deliverOne(ctx, msg, out) {
+		if !s.deliverOne(ctx, toMessage(stream, jm), out) {
 			return
 		}
 	}
@@ -237,28 +222,11 @@ func (s *Subscriber) deliverOne(ctx context.Context, msg *message.Message, out c
 	}
 }
 
-// deleteConsumer removes the ordered consumer at once instead of leaving
-// it for the server to reap after its inactivity threshold, so that a
-// projector that restarts often does not pile up consumers.
-func (s *Subscriber) deleteConsumer(stream string, cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil || s.cfg.Conn.IsClosed() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.js.DeleteConsumer(ctx, stream, info.Name)
-}
-
 // toMessage turns a JetStream message into a Watermill message with the
 // NATS headers and the stream position as metadata.
-func toMessage(stream string, jm jetstream.Msg) (*message.Message, error) {
-	md, err := jm.Metadata()
-	if err != nil {
-		return nil, fmt.Errorf("read jetstream metadata of %s: %w", jm.Subject(), err)
-	}
+func toMessage(stream string, jm events.StreamMsg) *message.Message {
 	h := jm.Headers()
-	seq := strconv.FormatUint(md.Sequence.Stream, 10)
+	seq := strconv.FormatUint(jm.Sequence, 10)
 	uuid := firstOf(h.Get(HeaderUUID), h.Get("Ce-Id"), h.Get(nats.MsgIdHdr), stream+":"+seq)
 	msg := message.NewMessage(uuid, jm.Data())
 	msg.Metadata = make(message.Metadata, len(h)+4)
@@ -270,8 +238,8 @@ func toMessage(stream string, jm jetstream.Msg) (*message.Message, error) {
 	msg.Metadata[MetadataStream] = stream
 	msg.Metadata[MetadataSequence] = seq
 	msg.Metadata[MetadataSubject] = jm.Subject()
-	msg.Metadata[MetadataPending] = strconv.FormatUint(md.NumPending, 10)
-	return msg, nil
+	msg.Metadata[MetadataPending] = strconv.FormatUint(jm.Pending, 10)
+	return msg
 }
 
 func firstOf(vs ...string) string {
@@ -287,10 +255,8 @@ func firstOf(vs ...string) string {
 // their goroutines. It is safe to call more than once.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.closing)
-	}
+	s.closed = true
+	s.end()
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil

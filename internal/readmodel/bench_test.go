@@ -44,7 +44,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 	for i := range cols {
 		cols[i] = fmt.Sprintf("c%d", i)
 	}
-	if _, err := db.Exec("CREATE TABLE baseline (" + strings.Join(cols, " TEXT, ") + " TEXT, PRIMARY KEY (c0))"); err != nil {
+	if _, err := db.ExecContext(context.Background(), "CREATE TABLE baseline ("+strings.Join(cols, " TEXT, ")+" TEXT, PRIMARY KEY (c0))"); err != nil {
 		b.Fatal(err)
 	}
 	insert := db.Rebind("INSERT INTO baseline (" + strings.Join(cols, ", ") + ") VALUES " +
@@ -56,7 +56,9 @@ func BenchmarkApplyBatch(b *testing.B) {
 		b.StopTimer()
 		for _, t := range append(slices.Clone(readModelTables), struct{ name, order string }{"baseline", ""}) {
 			if t.name != "projector_checkpoint" {
-				db.MustExec("DELETE FROM " + t.name)
+				if _, err := db.ExecContext(ctx, "DELETE FROM "+t.name); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		b.StartTimer()
@@ -77,8 +79,13 @@ func BenchmarkApplyBatch(b *testing.B) {
 					args = append(args, fmt.Sprintf("row %d column %d", r, c))
 				}
 			}
-			tx := db.MustBeginTx(ctx, nil)
-			tx.MustExecContext(ctx, insert, args...)
+			tx, err := db.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
+				b.Fatal(err)
+			}
 			if err := tx.Commit(); err != nil {
 				b.Fatal(err)
 			}
@@ -94,7 +101,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 }
 
 func applyChunk(b *testing.B, ctx context.Context, db *readstore.DB, p *readmodel.Projection, chunk []events.Recorded) {
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func mustApply(tb testing.TB, db *readstore.DB, evs []events.Recorded, sizes ...
 		}
 		chunk := evs[:n]
 		evs = evs[n:]
-		tx, err := db.BeginTxx(ctx, nil)
+		tx, err := db.Begin(ctx)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func dump(tb testing.TB, db *readstore.DB) map[string][]string {
 	tb.Helper()
 	out := map[string][]string{}
 	for _, t := range readModelTables {
-		rows, err := db.Queryx("SELECT * FROM " + t.name + " ORDER BY " + t.order)
+		rows, err := db.QueryxContext(context.Background(), "SELECT * FROM "+t.name+" ORDER BY "+t.order)
 		if err != nil {
 			tb.Fatalf("dump %s: %v", t.name, err)
 		}

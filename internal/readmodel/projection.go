@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readstore"
@@ -24,9 +22,8 @@ type Projection struct {
 }
 
 // NewProjection returns a projection for a read store of dialect. The SQL
-// is the same for both dialects but for one thing, COPY on Postgres where
-// SQLite takes a multi-row INSERT (see batchTx.insert); the dialect is
-// checked so that a caller with an unsupported store learns it here and
+// is the same for both dialects (the read store's bulk insert is where
+// they differ); the dialect is checked so that a caller with an unsupported store learns it here and
 // not mid-stream.
 func NewProjection(dialect readstore.Dialect) (*Projection, error) {
 	if dialect != readstore.Postgres && dialect != readstore.SQLite {
@@ -46,7 +43,7 @@ func NewProjection(dialect readstore.Dialect) (*Projection, error) {
 // Each event must be applied once, which the caller's checkpoint sees
 // to. Events applied a second time make the batch fail on the history
 // rows they wrote the first time; they are never silently applied twice.
-func (p *Projection) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.Recorded) ([]readstore.Skipped, error) {
+func (p *Projection) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []events.Recorded) ([]readstore.Skipped, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -60,7 +57,7 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *sqlx.Tx, evs []events.R
 	for i := range evs {
 		decoded[i] = decode(&evs[i])
 	}
-	btx := &batchTx{tx: tx.Tx, dialect: p.dialect, texts: p.texts}
+	btx := &batchTx{tx: tx, texts: p.texts}
 	b, err := p.load(ctx, btx, decoded)
 	if err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)

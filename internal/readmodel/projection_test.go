@@ -64,7 +64,7 @@ func TestApplyEveryEventType(t *testing.T) {
 			t.Errorf("after unlink, InformedBy = %+v, want none", n.InformedBy)
 		}
 		var active []bool
-		if err := db.Select(&active, "SELECT active FROM innovation_links"); err != nil || !reflect.DeepEqual(active, []bool{false}) {
+		if err := db.SelectContext(context.Background(), &active, "SELECT active FROM innovation_links"); err != nil || !reflect.DeepEqual(active, []bool{false}) {
 			t.Errorf("link rows after unlink: active = %v, %v; want [false]", active, err)
 		}
 		if skipped := mustApply(t, db, s.evs[12:]); len(skipped) != 0 {
@@ -102,7 +102,7 @@ func TestApplyEveryEventType(t *testing.T) {
 		}
 
 		var months []string
-		if err := db.Select(&months, `SELECT registered_month || '/' || started_month || '/' || concluded_month || '/' ||
+		if err := db.SelectContext(context.Background(), &months, `SELECT registered_month || '/' || started_month || '/' || concluded_month || '/' ||
 			abandoned_month || '/' || learning_count FROM experiments ORDER BY id`); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestApplyEveryEventType(t *testing.T) {
 			t.Errorf("History(i1) = %+v, %v; want 6 entries from innovation.recorded", h, err)
 		}
 		var hist []string
-		if err := db.Select(&hist, "SELECT aggregate || ' ' || aggregate_id || ' ' || team FROM history WHERE position IN (1, 9)"); err != nil {
+		if err := db.SelectContext(context.Background(), &hist, "SELECT aggregate || ' ' || aggregate_id || ' ' || team FROM history WHERE position IN (1, 9)"); err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{"experiment x1 growth", "innovation i1 core"}; !slices.Equal(hist, want) {
@@ -160,7 +160,7 @@ func TestApplyEveryEventType(t *testing.T) {
 func assertRows(t *testing.T, db *readstore.DB, query string, want ...string) {
 	t.Helper()
 	var got []string
-	if err := db.Select(&got, query); err != nil {
+	if err := db.SelectContext(context.Background(), &got, query); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	if !slices.Equal(got, want) {
@@ -243,7 +243,7 @@ func TestSkips(t *testing.T) {
 			t.Errorf("i1 after skips = %+v, %v", n, err)
 		}
 		var historyRows int
-		if err := db.Get(&historyRows, "SELECT count(*) FROM history"); err != nil || historyRows != 4 {
+		if err := db.GetContext(context.Background(), &historyRows, "SELECT count(*) FROM history"); err != nil || historyRows != 4 {
 			t.Errorf("history rows = %d, %v; want 4 (skips leave no history)", historyRows, err)
 		}
 	})
@@ -260,7 +260,7 @@ func TestApplyBatchRejectsOutOfOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx := db.MustBegin()
+		tx := readstoretest.Begin(t, db)
 		defer tx.Rollback()
 		if _, err := p.ApplyBatch(context.Background(), tx, evs); err == nil {
 			t.Fatal("ApplyBatch of an out-of-order batch succeeded")
@@ -283,7 +283,7 @@ func TestApplyingEventsTwiceFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx := db.MustBegin()
+		tx := readstoretest.Begin(t, db)
 		defer tx.Rollback()
 		if _, err := p.ApplyBatch(ctx, tx, s.evs[1:]); err == nil {
 			t.Fatal("ApplyBatch of events already applied succeeded")

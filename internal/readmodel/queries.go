@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readstore"
@@ -491,14 +489,14 @@ const maxQueryParams = 30000
 // in place of its one %s, after args. The IN list must be the query's
 // last placeholder; results of several chunks are concatenated, so a
 // caller that needs an order across chunks sorts them itself.
-func selectIn[T any](ctx context.Context, q sqlx.ExtContext, query string, ids []string, args ...any) ([]T, error) {
+func selectIn[T any](ctx context.Context, q *readstore.DB, query string, ids []string, args ...any) ([]T, error) {
 	var out []T
 	per := maxQueryParams - len(args)
 	for start := 0; start < len(ids); start += per {
 		chunk := ids[start:min(start+per, len(ids))]
 		a := append(slices.Clip(args), anys(chunk)...)
 		var part []T
-		if err := sqlx.SelectContext(ctx, q, &part, q.Rebind(fmt.Sprintf(query, placeholders(len(chunk)))), a...); err != nil {
+		if err := q.SelectContext(ctx, &part, q.Rebind(fmt.Sprintf(query, placeholders(len(chunk)))), a...); err != nil {
 			return nil, err
 		}
 		out = append(out, part...)

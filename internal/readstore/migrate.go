@@ -16,7 +16,7 @@ import (
 // run yet, in order, each in its own transaction together with its entry
 // in schema_migrations. Running it twice changes nothing.
 func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.ExecContext(ctx,
+	if _, err := db.x.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate %s read store: %w", db.Dialect, err)
 	}
@@ -49,7 +49,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 func (db *DB) migrate(ctx context.Context, version int, name, body string) error {
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.x.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", name, err)
 	}

@@ -2,12 +2,16 @@
 // SQLite, applies its migrations and keeps the projector's checkpoint.
 //
 // Projection and query code is written once, with `?` placeholders that
-// sqlx rebinds for the driver; the few places where the two dialects
-// differ are named by Dialect and kept to the migrations and this package.
+// Rebind turns into the driver's; what the two dialects do differently
+// lives here, one file per dialect: opening the database, locking the
+// checkpoint row, bulk inserts and the table swap of a rebuild. Callers
+// get methods, never the database handle, so that no dialect-specific SQL
+// leaks out of this package.
 package readstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,8 +19,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"    // Postgres driver, registered as "postgres".
-	_ "modernc.org/sqlite" // Pure-Go SQLite driver, registered as "sqlite".
+	"github.com/lib/pq"
 )
 
 // Dialect names a supported SQL dialect.
@@ -28,12 +31,27 @@ const (
 	SQLite   Dialect = "sqlite"
 )
 
-// DB is a read-model database: an sqlx handle that knows its dialect.
+// DB is a read-model database of a known dialect.
 type DB struct {
-	*sqlx.DB
+	x   *sqlx.DB
+	eng engine
+	dsn string
+	// Dialect is the database's SQL dialect.
 	Dialect Dialect
 	// Location describes the database for startup logs, without secrets.
 	Location string
+}
+
+// engine is what one dialect does its own way. Each dialect implements it
+// in its own file.
+type engine interface {
+	// lockPositionSQL reads the checkpoint and holds it locked until the
+	// transaction ends.
+	lockPositionSQL() string
+	// bulkInsert writes rows (len(t.Columns) values each) into t.
+	bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) error
+	// prepareRebuild makes a fresh, migrated store beside live.
+	prepareRebuild(ctx context.Context, live *DB) (rebuilder, error)
 }
 
 // Open connects to the read store named by dsn: a postgres:// or
@@ -50,62 +68,56 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 }
 
-func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	x, err := sqlx.Open("postgres", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres read store: %w", err)
-	}
-	x.SetMaxOpenConns(16)
-	x.SetMaxIdleConns(16)
-	x.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: x, Dialect: Postgres, Location: redact(dsn)}
-	if err := db.ping(ctx); err != nil {
-		x.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// openSQLite opens path in WAL mode, so that readers never wait for the
-// projector's writes, with a busy timeout so that a second writer waits
-// instead of failing at once.
-func openSQLite(ctx context.Context, path string) (*DB, error) {
-	if path == "" {
-		return nil, errors.New("open sqlite read store: empty path")
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_txlock", "immediate")
-	x, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite read store %s: %w", path, err)
-	}
-	x.SetMaxOpenConns(8)
-	x.SetConnMaxIdleTime(0)
-	db := &DB{DB: x, Dialect: SQLite, Location: path}
-	if err := db.ping(ctx); err != nil {
-		x.Close()
-		return nil, err
-	}
-	// Reading a page proves the file is a database, not just a file.
-	var n int
-	if err := x.GetContext(ctx, &n, "SELECT count(*) FROM sqlite_master"); err != nil {
-		x.Close()
-		return nil, fmt.Errorf("open sqlite read store %s: not a usable database: %w", path, err)
-	}
-	return db, nil
-}
-
 func (db *DB) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
+	if err := db.x.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect to %s read store %s: %w", db.Dialect, db.Location, err)
 	}
 	return nil
+}
+
+// Close closes the database's connections.
+func (db *DB) Close() error { return db.x.Close() }
+
+// PingContext checks that the database answers.
+func (db *DB) PingContext(ctx context.Context) error { return db.x.PingContext(ctx) }
+
+// Rebind turns the `?` placeholders of query into the driver's.
+func (db *DB) Rebind(query string) string { return db.x.Rebind(query) }
+
+// SelectContext runs query and scans every row into dest, a pointer to a
+// slice, as sqlx does.
+func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return db.x.SelectContext(ctx, dest, query, args...)
+}
+
+// GetContext runs query and scans its one row into dest, as sqlx does;
+// no row is sql.ErrNoRows.
+func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return db.x.GetContext(ctx, dest, query, args...)
+}
+
+// QueryxContext runs query and returns its rows for scanning into
+// structs.
+func (db *DB) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	return db.x.QueryxContext(ctx, query, args...)
+}
+
+// QueryContext runs query and returns its rows.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.x.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query, which returns at most one row.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.x.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext runs a statement that returns no rows, outside any
+// transaction.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.x.ExecContext(ctx, query, args...)
 }
 
 // redact drops the password from a database URL.
@@ -125,19 +137,10 @@ func redact(dsn string) string {
 // applied.
 func (db *DB) Position(ctx context.Context) (uint64, error) {
 	var pos uint64
-	if err := db.GetContext(ctx, &pos, "SELECT position FROM projector_checkpoint WHERE id = 1"); err != nil {
+	if err := db.x.GetContext(ctx, &pos, "SELECT position FROM projector_checkpoint WHERE id = 1"); err != nil {
 		return 0, fmt.Errorf("read projector position: %w", err)
 	}
 	return pos, nil
-}
-
-// SetPosition records pos as the projector's position inside tx, the same
-// transaction that wrote the rows of the events up to pos.
-func SetPosition(ctx context.Context, tx *sqlx.Tx, pos uint64) error {
-	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projector_checkpoint SET position = ? WHERE id = 1"), pos); err != nil {
-		return fmt.Errorf("write projector position %d: %w", pos, err)
-	}
-	return nil
 }
 
 // ErrNotCaughtUp reports that the projector had not reached a position

@@ -26,7 +26,10 @@ func TestMigrateTwiceAndPosition(t *testing.T) {
 		if err != nil || pos != 0 {
 			t.Fatalf("Position() = %d, %v; want 0, nil", pos, err)
 		}
-		tx := db.MustBegin()
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := readstore.SetPosition(ctx, tx, 42); err != nil {
 			t.Fatal(err)
 		}
@@ -48,22 +51,23 @@ func TestMigrateTwiceAndPosition(t *testing.T) {
 
 func TestTimesRoundTrip(t *testing.T) {
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		ctx := context.Background()
 		db := readstoretest.Open(t, d)
 		at := time.Date(2026, 3, 4, 5, 6, 7, 890000000, time.UTC)
-		_, err := db.Exec(db.Rebind(`INSERT INTO innovations (id, team, title, description, launched_at, recorded_at, version, position)
+		_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO innovations (id, team, title, description, launched_at, recorded_at, version, position)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), "i1", "t", "x", "", at, at, 1, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got time.Time
-		if err := db.Get(&got, "SELECT launched_at FROM innovations"); err != nil {
+		if err := db.GetContext(ctx, &got, "SELECT launched_at FROM innovations"); err != nil {
 			t.Fatal(err)
 		}
 		if !got.Equal(at) {
 			t.Fatalf("launched_at = %v, want %v", got, at)
 		}
 		var n int
-		if err := db.Get(&n, db.Rebind("SELECT count(*) FROM innovations WHERE launched_at >= ? AND launched_at < ?"),
+		if err := db.GetContext(ctx, &n, db.Rebind("SELECT count(*) FROM innovations WHERE launched_at >= ? AND launched_at < ?"),
 			at.Add(-time.Millisecond), at.Add(time.Millisecond)); err != nil || n != 1 {
 			t.Fatalf("range count = %d, %v; want 1", n, err)
 		}
@@ -96,4 +100,46 @@ func TestRetryable(t *testing.T) {
 			t.Errorf("Retryable(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
+}
+
+func TestBulkInsertAndLock(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		ctx := context.Background()
+		db := readstoretest.Open(t, d)
+		tags := readstore.NewTable("experiment_tags", "experiment_id", "tag")
+		// More rows than fit one chunk of a multi-row INSERT, twice over,
+		// and a remainder.
+		const n = 1234
+		rows := make([]any, 0, 2*n)
+		for i := range n {
+			rows = append(rows, fmt.Sprintf("e%04d", i), "t")
+		}
+		for range 2 { // the second time, the statements are cached
+			tx, err := db.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pos, err := tx.LockPosition(ctx); err != nil || pos != 0 {
+				t.Fatalf("LockPosition() = %d, %v; want 0, nil", pos, err)
+			}
+			if err := tx.BulkInsert(ctx, tags, rows); err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			if err := tx.GetContext(ctx, &got, "SELECT count(*) FROM experiment_tags"); err != nil || got != n {
+				t.Fatalf("count = %d, %v; want %d", got, err, n)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.BulkInsert(ctx, tags, rows[:3]); err == nil {
+			t.Error("BulkInsert of half a row succeeded")
+		}
+	})
 }

@@ -3,8 +3,6 @@ package readstore
 import (
 	"context"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Skipped is an event the projector could not apply, with the reason. It
@@ -19,7 +17,7 @@ type Skipped struct {
 
 // RecordSkipped writes skipped events inside tx. Recording the same
 // position twice keeps the first reason.
-func RecordSkipped(ctx context.Context, tx *sqlx.Tx, skipped []Skipped) error {
+func RecordSkipped(ctx context.Context, tx *Tx, skipped []Skipped) error {
 	for _, s := range skipped {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO projector_skipped (position, event_id, event_type, reason)
 			VALUES (?, ?, ?, ?) ON CONFLICT (position) DO NOTHING`), s.Position, s.EventID, s.EventType, s.Reason); err != nil {
@@ -32,7 +30,7 @@ func RecordSkipped(ctx context.Context, tx *sqlx.Tx, skipped []Skipped) error {
 // ListSkipped returns every skipped event in stream order.
 func (db *DB) ListSkipped(ctx context.Context) ([]Skipped, error) {
 	var out []Skipped
-	if err := db.SelectContext(ctx, &out, "SELECT position, event_id, event_type, reason FROM projector_skipped ORDER BY position"); err != nil {
+	if err := db.x.SelectContext(ctx, &out, "SELECT position, event_id, event_type, reason FROM projector_skipped ORDER BY position"); err != nil {
 		return nil, fmt.Errorf("list skipped events: %w", err)
 	}
 	return out, nil

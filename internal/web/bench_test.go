@@ -34,7 +34,7 @@ func benchmarkOverview(b *testing.B, dialect readstore.Dialect) {
 	e := newEnv(b, dialect, testNow)
 	e.seed(n, testNow)
 	var count int
-	if err := e.db.Get(&count, "SELECT COUNT(*) FROM experiments"); err != nil || count != n {
+	if err := e.db.GetContext(context.Background(), &count, "SELECT COUNT(*) FROM experiments"); err != nil || count != n {
 		b.Fatalf("seeded %d experiments (%v), want %d", count, err, n)
 	}
 	ctx := context.Background()

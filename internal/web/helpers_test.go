@@ -95,7 +95,7 @@ func (e *env) apply() {
 	e.tb.Helper()
 	ctx := context.Background()
 	for chunk := range slices.Chunk(e.stream[e.applied:], 500) {
-		tx, err := e.db.BeginTxx(ctx, nil)
+		tx, err := e.db.Begin(ctx)
 		if err != nil {
 			e.tb.Fatal(err)
 		}

@@ -125,7 +125,7 @@ func Tables(tb testing.TB, db *readstore.DB) []string {
 		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
 	}
 	var names []string
-	if err := db.Select(&names, q); err != nil {
+	if err := db.SelectContext(context.Background(), &names, q); err != nil {
 		tb.Fatal(err)
 	}
 	names = slices.DeleteFunc(names, func(n string) bool { return n == "schema_migrations" })
@@ -139,7 +139,7 @@ func Dump(tb testing.TB, db *readstore.DB) map[string][]string {
 	tb.Helper()
 	out := map[string][]string{}
 	for _, table := range Tables(tb, db) {
-		rows, err := db.Query("SELECT * FROM " + table)
+		rows, err := db.QueryContext(context.Background(), "SELECT * FROM "+table)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func AssertSameRows(tb testing.TB, got, want map[string][]string) {
 func Count(tb testing.TB, db *readstore.DB, table string) int {
 	tb.Helper()
 	var n int
-	if err := db.Get(&n, "SELECT count(*) FROM "+table); err != nil && err != sql.ErrNoRows {
+	if err := db.GetContext(context.Background(), &n, "SELECT count(*) FROM "+table); err != nil && err != sql.ErrNoRows {
 		tb.Fatal(err)
 	}
 	return n

@@ -91,3 +91,15 @@ func randomHex(tb testing.TB) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// Begin starts a transaction on db, rolled back when the test ends unless
+// it was committed.
+func Begin(tb testing.TB, db *readstore.DB) *readstore.Tx {
+	tb.Helper()
+	tx, err := db.Begin(context.Background())
+	if err != nil {
+		tb.Fatalf("begin: %v", err)
+	}
+	tb.Cleanup(func() { tx.Rollback() })
+	return tx
+}

@@ -1,4 +1,4 @@
-package projector
+package readstore
 
 import (
 	"context"
@@ -6,55 +6,85 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
-	"github.com/lib/pq"
-
-	"github.com/failforward/failforward/internal/readstore"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq" // Postgres driver, registered as "postgres".
 )
 
-// RebuildSchema is the Postgres schema a rebuild builds its fresh tables
-// in, beside the live ones.
-const RebuildSchema = "failforward_rebuild"
+// postgres is what the read store does the Postgres way.
+type postgres struct{}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	x, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres read store: %w", err)
+	}
+	x.SetMaxOpenConns(16)
+	x.SetMaxIdleConns(16)
+	x.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{x: x, eng: postgres{}, dsn: dsn, Dialect: Postgres, Location: redact(dsn)}
+	if err := db.ping(ctx); err != nil {
+		x.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (postgres) lockPositionSQL() string {
+	return "SELECT position FROM projector_checkpoint WHERE id = 1 FOR UPDATE"
+}
+
+// bulkInsert sends rows through COPY … FROM STDIN. Postgres spends longer
+// binding and planning a multi-row INSERT's thousands of parameters than
+// inserting the rows they fill; a batch's 500 history rows took it about
+// half the server time, and the client half its time, through COPY.
+func (postgres) bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) error {
+	st, err := tx.tx.PrepareContext(ctx, t.copySQL)
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", t.Name, err)
+	}
+	defer st.Close()
+	width := len(t.Columns)
+	for row := range slices.Chunk(rows, width) {
+		if _, err := st.ExecContext(ctx, row...); err != nil {
+			return fmt.Errorf("copy into %s: %w", t.Name, err)
+		}
+	}
+	// Without arguments, Exec ends the COPY and reports how it went.
+	if _, err := st.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy %d rows into %s: %w", len(rows)/width, t.Name, err)
+	}
+	return nil
+}
 
 // rebuildLockKey is the advisory lock that keeps two rebuilds of one
 // database apart: both would build in the same schema.
 const rebuildLockKey = 0x6661696c666f7277 // "failforw"
 
-// ErrRebuildRunning reports that another rebuild holds the database.
-var ErrRebuildRunning = errors.New("another rebuild is running on this database")
-
 // pgRebuild builds fresh tables in RebuildSchema through a pool whose
 // search_path is that schema, so that the migrations and the projection
 // run unchanged, unqualified; the swap moves them into the live schema.
 type pgRebuild struct {
-	live       *readstore.DB
-	db         *readstore.DB
+	live       *DB
+	db         *DB
 	lock       *sql.Conn
 	liveSchema string
 	swapped    bool
 }
 
-func preparePostgres(ctx context.Context, live *readstore.DB, dsn string) (_ *pgRebuild, err error) {
+func (postgres) prepareRebuild(ctx context.Context, live *DB) (_ rebuilder, err error) {
 	r := &pgRebuild{live: live}
 	defer func() {
 		if err != nil {
 			r.close()
 		}
 	}()
-	if r.lock, err = live.Conn(ctx); err != nil {
+	if err := r.takeLock(ctx); err != nil {
 		return nil, err
 	}
-	var locked bool
-	if err := r.lock.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", int64(rebuildLockKey)).Scan(&locked); err != nil {
-		return nil, fmt.Errorf("take the rebuild lock: %w", err)
-	}
-	if !locked {
-		r.lock.Close()
-		r.lock = nil
-		return nil, ErrRebuildRunning
-	}
-	if err := live.GetContext(ctx, &r.liveSchema, "SELECT current_schema()"); err != nil {
+	if err := live.x.GetContext(ctx, &r.liveSchema, "SELECT current_schema()"); err != nil {
 		return nil, fmt.Errorf("read the live schema: %w", err)
 	}
 	if r.liveSchema == RebuildSchema {
@@ -65,46 +95,72 @@ func preparePostgres(ctx context.Context, live *readstore.DB, dsn string) (_ *pg
 		"DROP SCHEMA IF EXISTS " + pq.QuoteIdentifier(RebuildSchema) + " CASCADE",
 		"CREATE SCHEMA " + pq.QuoteIdentifier(RebuildSchema),
 	} {
-		if _, err := live.ExecContext(ctx, q); err != nil {
+		if _, err := live.x.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("prepare schema %s: %w", RebuildSchema, err)
 		}
 	}
-	u, err := url.Parse(dsn)
+	if err := r.openFresh(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// takeLock takes the rebuild's advisory lock on a connection of its own,
+// which holds it until close.
+func (r *pgRebuild) takeLock(ctx context.Context) error {
+	conn, err := r.live.x.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("parse database URL: %w", err)
+		return err
+	}
+	var locked bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", int64(rebuildLockKey)).Scan(&locked); err != nil {
+		conn.Close()
+		return fmt.Errorf("take the rebuild lock: %w", err)
+	}
+	if !locked {
+		conn.Close()
+		return ErrRebuildRunning
+	}
+	r.lock = conn
+	return nil
+}
+
+// openFresh opens and migrates the pool that writes into RebuildSchema.
+func (r *pgRebuild) openFresh(ctx context.Context) error {
+	u, err := url.Parse(r.live.dsn)
+	if err != nil {
+		return fmt.Errorf("parse database URL: %w", err)
 	}
 	q := u.Query()
 	q.Set("search_path", RebuildSchema)
 	u.RawQuery = q.Encode()
-	if r.db, err = readstore.Open(ctx, u.String()); err != nil {
-		return nil, err
+	if r.db, err = openPostgres(ctx, u.String()); err != nil {
+		return err
 	}
 	// The swap drops live tables by name: make sure, before writing
 	// anything, that the fresh pool really writes elsewhere.
 	var schema string
-	if err := r.db.GetContext(ctx, &schema, "SELECT current_schema()"); err != nil {
-		return nil, err
+	if err := r.db.x.GetContext(ctx, &schema, "SELECT current_schema()"); err != nil {
+		return err
 	}
 	if schema != RebuildSchema {
-		return nil, fmt.Errorf("fresh pool writes to schema %q, want %s", schema, RebuildSchema)
+		return fmt.Errorf("fresh pool writes to schema %q, want %s", schema, RebuildSchema)
 	}
 	if err := r.db.Migrate(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	r.db.Location += " (schema " + RebuildSchema + ")"
-	return r, nil
+	return nil
 }
 
-func (r *pgRebuild) fresh() *readstore.DB { return r.db }
+func (r *pgRebuild) fresh() *DB { return r.db }
 
 // swap moves every fresh table into the live schema in one transaction,
-// dropping the live table of the same name. It takes the checkpoint's lock
-// first, as every projector batch does, so that the two queue up instead
-// of deadlocking; a lock it cannot get within a few seconds (a long
-// reader) aborts the attempt, which is retried.
+// dropping the live table of the same name. A lock it cannot get within a
+// few seconds (a long reader) aborts the attempt, which is retried.
 func (r *pgRebuild) swap(ctx context.Context) error {
 	var names []string
-	if err := r.live.SelectContext(ctx, &names, `SELECT table_name FROM information_schema.tables
+	if err := r.live.x.SelectContext(ctx, &names, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, RebuildSchema); err != nil {
 		return fmt.Errorf("list rebuilt tables: %w", err)
 	}
@@ -113,7 +169,7 @@ func (r *pgRebuild) swap(ctx context.Context) error {
 	// autovacuum gets round to them. Gather them now, outside the swap's
 	// locks.
 	for _, n := range names {
-		if _, err := r.live.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
+		if _, err := r.live.x.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
 			return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
 		}
 	}
@@ -141,7 +197,7 @@ func (r *pgRebuild) swap(ctx context.Context) error {
 }
 
 func (r *pgRebuild) swapOnce(ctx context.Context, names []string) error {
-	tx, err := r.live.BeginTxx(ctx, nil)
+	tx, err := r.live.x.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -167,8 +223,7 @@ func (r *pgRebuild) swapOnce(ctx context.Context, names []string) error {
 }
 
 // close drops the fresh schema unless it was swapped in, and releases the
-// rebuild lock. It runs on the way out of a failed or cancelled rebuild
-// too, so it does not use the caller's context.
+// rebuild lock.
 func (r *pgRebuild) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

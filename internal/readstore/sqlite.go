@@ -1,0 +1,249 @@
+package readstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // Pure-Go SQLite driver, registered as "sqlite".
+)
+
+// sqlite is what the read store does the SQLite way.
+type sqlite struct{}
+
+// openSQLite opens path in WAL mode, so that readers never wait for the
+// projector's writes, with a busy timeout so that a second writer waits
+// instead of failing at once.
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite read store: empty path")
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	x, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite read store %s: %w", path, err)
+	}
+	x.SetMaxOpenConns(8)
+	x.SetConnMaxIdleTime(0)
+	db := &DB{x: x, eng: sqlite{}, dsn: path, Dialect: SQLite, Location: path}
+	if err := db.ping(ctx); err != nil {
+		x.Close()
+		return nil, err
+	}
+	// Reading a page proves the file is a database, not just a file.
+	var n int
+	if err := x.GetContext(ctx, &n, "SELECT count(*) FROM sqlite_master"); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("open sqlite read store %s: not a usable database: %w", path, err)
+	}
+	return db, nil
+}
+
+// lockPositionSQL needs no FOR UPDATE: the read store's transactions take
+// SQLite's write lock when they begin.
+func (sqlite) lockPositionSQL() string {
+	return "SELECT position FROM projector_checkpoint WHERE id = 1"
+}
+
+// sqliteChunkParams is the most bind parameters in one INSERT; a chunk
+// holds as many whole rows as fit. From 1 to 4,000 the projector's load
+// ran about as fast; SQLite's limit is 32,766.
+const sqliteChunkParams = 1000
+
+// sqliteMinPrepared is how many times a chunk statement must run in one
+// insert to be prepared rather than sent as text each time: SQLite
+// compiles every row of a VALUES list into its program, so a statement of
+// thousands of rows costs about as much to prepare as to run.
+const sqliteMinPrepared = 2
+
+// bulkInsert sends rows as multi-row INSERTs of a fixed number of rows,
+// preparing the chunk statement when it runs more than once.
+func (sqlite) bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) error {
+	width := len(t.Columns)
+	perChunk := max(1, sqliteChunkParams/width)
+	n := len(rows) / width
+	full, rest := n/perChunk, n%perChunk
+	step := perChunk * width
+	if full > 0 {
+		q := t.insertSQL(perChunk)
+		exec := func(args []any) error {
+			_, err := tx.tx.ExecContext(ctx, q, args...)
+			return err
+		}
+		if full >= sqliteMinPrepared {
+			st, err := tx.tx.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("prepare insert into %s: %w", t.Name, err)
+			}
+			defer st.Close()
+			exec = func(args []any) error {
+				_, err := st.ExecContext(ctx, args...)
+				return err
+			}
+		}
+		for i := range full {
+			if err := exec(rows[i*step : (i+1)*step]); err != nil {
+				return fmt.Errorf("insert %d rows into %s: %w", perChunk, t.Name, err)
+			}
+		}
+	}
+	if rest > 0 {
+		if _, err := tx.tx.ExecContext(ctx, t.insertSQL(rest), rows[full*step:]...); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", rest, t.Name, err)
+		}
+	}
+	return nil
+}
+
+// insertSQL returns the multi-row INSERT of n rows of t, with SQLite's ?
+// placeholders.
+func (t *Table) insertSQL(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if q, ok := t.inserts[n]; ok {
+		return q
+	}
+	var sb strings.Builder
+	tuple := "(" + strings.Repeat("?, ", len(t.Columns)-1) + "?)"
+	sb.Grow(32 + len(t.Name) + 16*len(t.Columns) + n*(len(tuple)+2))
+	sb.WriteString("INSERT INTO ")
+	sb.WriteString(t.Name)
+	sb.WriteString(" (")
+	sb.WriteString(strings.Join(t.Columns, ", "))
+	sb.WriteString(") VALUES ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(tuple)
+	}
+	q := sb.String()
+	t.inserts[n] = q
+	return q
+}
+
+// sqliteRebuild builds fresh tables in a file next to the live database.
+// SQLite cannot move a table between files, so the swap copies: it
+// attaches the fresh file and, in one write transaction on the live
+// database, replaces every table's rows with the fresh ones. Readers (WAL
+// mode) keep seeing the old rows until that transaction commits.
+type sqliteRebuild struct {
+	live *DB
+	db   *DB
+	path string
+}
+
+func (sqlite) prepareRebuild(ctx context.Context, live *DB) (rebuilder, error) {
+	r := &sqliteRebuild{live: live, path: live.dsn + ".rebuild"}
+	r.remove()
+	db, err := openSQLite(ctx, r.path)
+	if err != nil {
+		return nil, err
+	}
+	r.db = db
+	if err := db.Migrate(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *sqliteRebuild) fresh() *DB { return r.db }
+
+func (r *sqliteRebuild) swap(ctx context.Context) error {
+	// Closing the last connection folds the fresh file's WAL into it, so
+	// that the attached file holds every row.
+	err := r.db.Close()
+	r.db = nil
+	if err != nil {
+		return err
+	}
+	conn, err := r.live.x.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS rebuild", r.path); err != nil {
+		return fmt.Errorf("attach %s: %w", r.path, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE rebuild")
+	names, err := queryStrings(ctx, conn, "SELECT name FROM rebuild.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		return err
+	}
+	stmts := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		cols, err := queryStrings(ctx, conn, "SELECT name FROM pragma_table_info(?, 'rebuild') ORDER BY cid", n)
+		if err != nil {
+			return err
+		}
+		for i, c := range cols {
+			cols[i] = quoteSQLite(c)
+		}
+		t, list := quoteSQLite(n), strings.Join(cols, ", ")
+		stmts = append(stmts,
+			"DELETE FROM main."+t,
+			"INSERT INTO main."+t+" ("+list+") SELECT "+list+" FROM rebuild."+t)
+	}
+	// The read store begins its transactions IMMEDIATE: this one holds the
+	// write lock from the start, so a projector batch waits for it.
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// queryStrings returns the one column of every row of query.
+func queryStrings(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func quoteSQLite(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// close removes the fresh file, swapped in or not: after a swap its rows
+// live in the live database.
+func (r *sqliteRebuild) close() {
+	if r.db != nil {
+		r.db.Close()
+	}
+	r.remove()
+}
+
+func (r *sqliteRebuild) remove() {
+	// Best effort: a file left behind is removed by the next rebuild.
+	for _, p := range []string{r.path, r.path + "-wal", r.path + "-shm"} {
+		_ = os.Remove(p)
+	}
+}
