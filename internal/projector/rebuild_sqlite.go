@@ -56,7 +56,9 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE rebuild")
 
 	var names []string
-	rows, err := conn.QueryContext(ctx, "SELECT name FROM rebuild.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	// Only ordinary tables: the full-text indexes (virtual tables and their
+	// shadow tables) are filled by triggers as their tables' rows are copied.
+	rows, err := conn.QueryContext(ctx, "SELECT name FROM pragma_table_list WHERE schema = 'rebuild' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
 	if err != nil {
 		return err
 	}
