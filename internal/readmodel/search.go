@@ -2,13 +2,11 @@ package readmodel
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -208,31 +206,26 @@ var (
 	learningSearch   = searchKind{table: "learning_search", key: "learning_id", fts: "learning_fts", weights: "10, 4"}
 )
 
-// rankKey is the position of the last item of a ranked page.
-type rankKey struct {
-	Score        *float64  `json:"s"`
-	RegisteredAt time.Time `json:"r"`
-	ID           string    `json:"i"`
+// A ranked page's cursor is the score of its last item, then rankSep,
+// then the list cursor of its (registered_at, id). Neither kind of cursor
+// is taken for the other.
+const rankSep = "~"
+
+func encodeRankCursor(score float64, k pageKey) string {
+	return strconv.FormatFloat(score, 'g', -1, 64) + rankSep + encodeCursor(k)
 }
 
-func encodeRankCursor(k rankKey) string {
-	b, _ := json.Marshal(k) // scores are finite, so this always encodes
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeRankCursor(s string) (rankKey, error) {
-	var k rankKey
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &k)
+func decodeRankCursor(s string) (float64, pageKey, error) {
+	text, rest, ok := strings.Cut(s, rankSep)
+	if !ok {
+		return 0, pageKey{}, fmt.Errorf("%w: not a cursor of a text search", ErrBadCursor)
 	}
-	if err == nil && (k.Score == nil || k.ID == "" || k.RegisteredAt.IsZero()) {
-		err = errors.New("not a cursor of a text search")
+	score, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(score) || math.IsInf(score, 0) {
+		return 0, pageKey{}, fmt.Errorf("%w: bad score %q", ErrBadCursor, text)
 	}
-	if err != nil {
-		return rankKey{}, fmt.Errorf("%w: %v", ErrBadCursor, err)
-	}
-	return k, nil
+	k, err := decodeCursor(rest)
+	return score, k, err
 }
 
 // searchExperiments is ListExperiments for a filter with search terms:
@@ -243,13 +236,13 @@ func decodeRankCursor(s string) (rankKey, error) {
 // near a page boundary.
 func (q *Queries) searchExperiments(ctx context.Context, v Viewer, f ExperimentFilter, tq textQuery, where []string, args []any) (ExperimentPage, error) {
 	if f.Cursor != "" {
-		k, err := decodeRankCursor(f.Cursor)
+		score, k, err := decodeRankCursor(f.Cursor)
 		if err != nil {
 			return ExperimentPage{}, fmt.Errorf("list experiments: %w", err)
 		}
 		at := dbTime(k.RegisteredAt)
 		where = append(where, "(m.score < ? OR (m.score = ? AND (e.registered_at < ? OR (e.registered_at = ? AND e.id < ?))))")
-		args = append(args, *k.Score, *k.Score, at, at, k.ID)
+		args = append(args, score, score, at, at, k.ID)
 	}
 	limit := clampLimit(f.Limit)
 	cte, match := matchCTE(q.db.Dialect, experimentSearch, tq)
@@ -264,7 +257,7 @@ func (q *Queries) searchExperiments(ctx context.Context, v Viewer, f ExperimentF
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
-		page.NextCursor = encodeRankCursor(rankKey{Score: &last.Score, RegisteredAt: last.RegisteredAt.UTC(), ID: last.ID})
+		page.NextCursor = encodeRankCursor(last.Score, pageKey{RegisteredAt: last.RegisteredAt.UTC(), ID: last.ID})
 	}
 	items, err := q.renderExperiments(ctx, v, experimentRows(rows))
 	if err != nil {

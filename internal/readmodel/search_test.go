@@ -187,6 +187,19 @@ func TestSearchPagesByRank(t *testing.T) {
 		if !errors.Is(err, readmodel.ErrBadCursor) {
 			t.Errorf("search with a list cursor: err = %v, want ErrBadCursor", err)
 		}
+		// Nor a search's a list.
+		page, err = q.ListExperiments(ctx, admin, readmodel.ExperimentFilter{Q: "pricing", Limit: 1})
+		if err != nil || page.NextCursor == "" {
+			t.Fatalf("first search page: %v, %v", page, err)
+		}
+		if _, err := q.ListExperiments(ctx, admin, readmodel.ExperimentFilter{Cursor: page.NextCursor}); !errors.Is(err, readmodel.ErrBadCursor) {
+			t.Errorf("list with a search cursor: err = %v, want ErrBadCursor", err)
+		}
+		for _, bad := range []string{"~", "NaN~x", "Inf~x", "1~!!!", "x~" + page.NextCursor} {
+			if _, err := q.ListExperiments(ctx, admin, readmodel.ExperimentFilter{Q: "pricing", Cursor: bad}); !errors.Is(err, readmodel.ErrBadCursor) {
+				t.Errorf("search cursor %q: err = %v, want ErrBadCursor", bad, err)
+			}
+		}
 	})
 }
 
