@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"unicode"
 
 	_ "modernc.org/sqlite"
 
@@ -326,6 +327,7 @@ var badSearches = []string{
 	"", " ", "\"", "\"\"", "'", "''", "*", "-", "+", "^", ":", "(", ")", "()", "!", "&", "|", "<->", ":*",
 	"AND", "OR", "NOT", "NEAR", "NEAR(a b)", "a OR", "title:x", "{title}: x", "\\", "\x00", "\xff\xfe",
 	"%", "_", "--", ";", "'; DROP TABLE experiments; --", "\"unterminated", "a\"b", "a'b", "'a':*",
+	"\u0301", "e\u0301", "\u0301\u0301 x", "ǅ", "١٢٣", "x\u200bx", "🙂", "\ufeff", "ß ẞ",
 }
 
 // TestSearchBadInput runs texts that mean something to the stores' query
@@ -352,12 +354,12 @@ func TestSearchBadInput(t *testing.T) {
 	})
 }
 
-// allWords tells whether text has letters or digits, as the tokenizer
-// sees them, for the checks above (which hold only ASCII words).
+// allWords returns the characters of text that the tokenizer keeps in
+// words: letters, marks and decimal digits.
 func allWords(text string) []rune {
 	var out []rune
 	for _, r := range text {
-		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+		if unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r) {
 			out = append(out, r)
 		}
 	}
