@@ -214,7 +214,17 @@ func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (i
 }
 
 func copyTable(ctx context.Context, from, to *readstore.DB, table string) (int, time.Duration, error) {
-	rows, err := from.QueryContext(ctx, "SELECT * FROM "+table)
+	query := "SELECT * FROM " + table
+	if from.Dialect == readstore.Postgres {
+		// Generated columns (the search documents' tsvectors) take no value.
+		var cols []string
+		if err := from.SelectContext(ctx, &cols, `SELECT column_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, table); err != nil {
+			return 0, 0, err
+		}
+		query = "SELECT " + strings.Join(cols, ", ") + " FROM " + table
+	}
+	rows, err := from.QueryContext(ctx, query)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -310,7 +320,8 @@ func (ins *inserter) statement(rows int) string {
 // all but the migrations' bookkeeping and the checkpoint, which the raw
 // insert has no use for.
 func tablesOf(ctx context.Context, db *readstore.DB) ([]string, error) {
-	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+	// Ordinary tables only: triggers fill the full-text indexes.
+	q := "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
 	if db.Dialect == readstore.Postgres {
 		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
 	}

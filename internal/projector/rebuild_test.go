@@ -112,6 +112,15 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 			t.Errorf("progress output lacks rate or ETA: %q", progress.String())
 		}
 		projectortest.AssertSameRows(t, projectortest.Dump(t, db), projectortest.Dump(t, replay(t, d, nc)))
+		if d == readstore.SQLite {
+			// The full-text indexes, which the dump leaves out, hold what
+			// the swap copied into the tables they index.
+			for _, fts := range []string{"experiment_fts", "learning_fts"} {
+				if _, err := db.Exec("INSERT INTO " + fts + " (" + fts + ", rank) VALUES ('integrity-check', 1)"); err != nil {
+					t.Errorf("%s after the swap: %v", fts, err)
+				}
+			}
+		}
 		assertNoRebuildLeft(t, db, url)
 	})
 }

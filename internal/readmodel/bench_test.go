@@ -54,7 +54,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		for _, t := range append(slices.Clone(readModelTables), struct{ name, order string }{"baseline", ""}) {
+		for _, t := range append(slices.Concat(readModelTables, searchDocTables), struct{ name, order string }{"baseline", ""}) {
 			if t.name != "projector_checkpoint" {
 				if _, err := db.ExecContext(ctx, "DELETE FROM "+t.name); err != nil {
 					b.Fatal(err)

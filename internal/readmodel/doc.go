@@ -31,6 +31,16 @@
 // the failure yield, learning latency and the failure backlog, so that a
 // viewer's figures agree with the lineages the viewer can open.
 //
+// # Search
+//
+// Text search goes through an index on each store: the projection writes
+// a search document per experiment (title, hypothesis, summary and its
+// learnings' texts) and per learning (text and skills) in the batch's
+// transaction, tokenized in Go, and the store indexes it (FTS5 on SQLite,
+// a tsvector with a GIN index on Postgres). search.go says what a search
+// matches, which is the same on both stores, and how results rank; the
+// visibility rule applies to every result at query time.
+//
 // # Metrics
 //
 // Outcomes counts with GROUP BY over the month columns the projection

@@ -74,7 +74,7 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []eve
 			})
 		}
 	}
-	if err := p.write(ctx, btx, b); err != nil {
+	if err := p.writeIndexed(ctx, btx, b); err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
 	}
 	return skipped, nil

@@ -87,8 +87,9 @@ type ExperimentFilter struct {
 	Status  string
 	Outcome string
 	Tag     string
-	// Q is a case-insensitive substring of the title, hypothesis or
-	// summary.
+	// Q is a text search over the title, hypothesis, summary and
+	// learnings (see search.go): with any words in it, the page holds
+	// the experiments that have them all, best match first.
 	Q string
 	// Limit is the page size: DefaultLimit when 0, at most MaxLimit.
 	Limit int
@@ -129,17 +130,9 @@ func decodeCursor(s string) (pageKey, error) {
 	return k, nil
 }
 
-// likePattern is a LIKE pattern matching s anywhere, with LIKE's own
-// wildcards in s escaped (ESCAPE '\' in the query). Both sides are
-// lowered; SQLite's LOWER folds ASCII only, so a non-ASCII search is
-// case-sensitive there.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
-}
-
 // ListExperiments returns a page of the experiments v may see that match
-// f, newest registered first, paged by keyset on (registered_at, id).
+// f, newest registered first, paged by keyset on (registered_at, id); a
+// text search ranks them instead (see searchExperiments).
 func (q *Queries) ListExperiments(ctx context.Context, v Viewer, f ExperimentFilter) (ExperimentPage, error) {
 	vis, args := v.visible("e")
 	where := []string{vis}
@@ -159,9 +152,8 @@ func (q *Queries) ListExperiments(ctx context.Context, v Viewer, f ExperimentFil
 	if f.Tag != "" {
 		add("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.tag = ? AND t.experiment_id = e.id)", f.Tag)
 	}
-	if f.Q != "" {
-		p := likePattern(f.Q)
-		add(`(LOWER(e.title) LIKE ? ESCAPE '\' OR LOWER(e.hypothesis) LIKE ? ESCAPE '\' OR LOWER(e.summary) LIKE ? ESCAPE '\')`, p, p, p)
+	if tq := allTerms(f.Q); len(tq.terms) > 0 {
+		return q.searchExperiments(ctx, v, f, tq, where, args)
 	}
 	if f.Cursor != "" {
 		k, err := decodeCursor(f.Cursor)
@@ -418,7 +410,9 @@ func (q *Queries) hiddenLinkEvents(ctx context.Context, v Viewer, rows []history
 
 // LearningFilter narrows Learnings. Empty fields do not filter.
 type LearningFilter struct {
-	// Q is a case-insensitive substring of the learning's text.
+	// Q is a text search over the learning's text and skills (see
+	// search.go): with any words in it, the learnings that have them all,
+	// best match first.
 	Q string
 	// Skill matches one of the learning's skills, ignoring case.
 	Skill string
@@ -445,10 +439,6 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		where = append(where, "e.team = ?")
 		args = append(args, f.Team)
 	}
-	if f.Q != "" {
-		where = append(where, `LOWER(l.text) LIKE ? ESCAPE '\'`)
-		args = append(args, likePattern(f.Q))
-	}
 	if f.Skill != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM learning_skills s WHERE s.learning_id = l.id AND LOWER(s.skill) = ?)")
 		args = append(args, strings.ToLower(f.Skill))
@@ -459,9 +449,16 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		Outcome         string `db:"outcome"`
 	}
 	var rows []row
-	query := "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome" +
-		" FROM learnings l JOIN experiments e ON e.id = l.experiment_id WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY l.position DESC LIMIT ?"
+	with, from, order := "", "learnings l", "l.position DESC"
+	if tq := allTerms(f.Q); len(tq.terms) > 0 {
+		var match any
+		with, match = matchCTE(q.db.Dialect, learningSearch, tq)
+		from, order = "m JOIN learnings l ON l.id = m.id", "m.score DESC, l.position DESC"
+		args = append([]any{match}, args...)
+	}
+	query := with + "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome" +
+		" FROM " + from + " JOIN experiments e ON e.id = l.experiment_id WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + order + " LIMIT ?"
 	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(query), append(args, clampLimit(f.Limit))...); err != nil {
 		return nil, fmt.Errorf("search learnings: %w", err)
 	}

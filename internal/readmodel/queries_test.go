@@ -56,9 +56,10 @@ func TestListExperiments(t *testing.T) {
 			{"q in title, any case", readmodel.ExperimentFilter{Q: "PRICING"}, []string{"b"}},
 			{"q in hypothesis", readmodel.ExperimentFilter{Q: "if we search"}, []string{"c"}},
 			{"q in summary", readmodel.ExperimentFilter{Q: "summary of c"}, []string{"c"}},
-			{"q with LIKE wildcards is literal", readmodel.ExperimentFilter{Q: "0% d"}, []string{"e"}},
-			{"q underscore is literal", readmodel.ExperimentFilter{Q: "t_c"}, []string{"e"}},
-			{"q percent alone", readmodel.ExperimentFilter{Q: "%"}, []string{"e"}},
+			// Text search matches words, not substrings (see search_test.go).
+			{"q ignores punctuation, prefix of the last word", readmodel.ExperimentFilter{Q: "100% disc"}, []string{"e"}},
+			{"q underscore separates words", readmodel.ExperimentFilter{Q: "discount_code"}, []string{"e"}},
+			{"q of punctuation alone does not filter", readmodel.ExperimentFilter{Q: "%"}, []string{"f", "e", "d", "c", "b", "a"}},
 			{"limit", readmodel.ExperimentFilter{Limit: 2}, []string{"f", "e"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

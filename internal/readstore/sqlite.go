@@ -177,7 +177,9 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 		return fmt.Errorf("attach %s: %w", r.path, err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE rebuild")
-	names, err := queryStrings(ctx, conn, "SELECT name FROM rebuild.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	// Only ordinary tables: the full-text indexes (virtual tables and their
+	// shadow tables) are filled by triggers as their tables' rows are copied.
+	names, err := queryStrings(ctx, conn, "SELECT name FROM pragma_table_list WHERE schema = 'rebuild' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,119 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/failforward/failforward/internal/events"
+)
+
+// The search documents, as the projection writes them: experiment_search
+// and learning_search, on both stores. Each store indexes them itself
+// (FTS5 through triggers, Postgres through a generated tsvector column),
+// so the projection writes plain rows, like every other table's.
+var searchTables = struct{ experiments, learnings *tableSpec }{
+	experiments: newTableSpec("experiment_search",
+		[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id"),
+	learnings: newTableSpec("learning_search", []string{"doc_id", "learning_id", "text", "skills"}, ""),
+}
+
+// loadSearchDocs has one %s, for its IN list.
+const loadSearchDocs = "SELECT experiment_id, doc_id, learnings FROM experiment_search WHERE experiment_id IN (%s)"
+
+// writeIndexed writes the batch, then the search documents it changed,
+// in the same transaction: a search never sees an experiment's rows
+// without its document, or the other way round.
+func (p *Projection) writeIndexed(ctx context.Context, tx *batchTx, b *batch) error {
+	if err := p.write(ctx, tx, b); err != nil {
+		return err
+	}
+	if err := writeLearningDocs(ctx, tx, b); err != nil {
+		return err
+	}
+	return writeExperimentDocs(ctx, tx, b)
+}
+
+// writeLearningDocs adds a document per learning the batch recorded.
+// Learnings never change, and their visibility is their experiment's,
+// which the queries check.
+func writeLearningDocs(ctx context.Context, tx *batchTx, b *batch) error {
+	rows := make([]any, 0, len(b.learnings)*len(searchTables.learnings.columns))
+	for _, l := range b.learnings {
+		rows = append(rows, int64(l.Position), dbText(l.ID), searchText(l.Text, maxFieldRunes),
+			searchText(strings.Join(l.Skills, " "), maxSkillsRunes))
+	}
+	if err := tx.insert(ctx, searchTables.learnings, rows); err != nil {
+		return fmt.Errorf("index learnings: %w", err)
+	}
+	return nil
+}
+
+// textEvents are the events that change the text an experiment is found
+// by; the others leave its document as it is.
+var textEvents = map[string]bool{
+	events.ExperimentRegistered: true, events.ExperimentRevised: true,
+	events.ExperimentConcluded: true, events.ExperimentLearningRecorded: true,
+}
+
+// writeExperimentDocs replaces the document of every experiment whose
+// text the batch changed. A document's learnings are the stored
+// document's followed by the batch's, in stream order; its doc_id is the
+// position of the experiment's registration.
+func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
+	changed := map[string]bool{}
+	docIDs := map[string]int64{}
+	for _, h := range b.history {
+		name, _, err := events.ParseType(h.EventType)
+		if err != nil || !textEvents[name] {
+			continue
+		}
+		changed[h.AggregateID] = true
+		if name == events.ExperimentRegistered {
+			docIDs[h.AggregateID] = int64(h.Position)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	ids := sortedKeys(changed)
+	learned := map[string][]string{}
+	var stored []string
+	for _, id := range ids {
+		if b.storedExperiments[id] {
+			stored = append(stored, id)
+		}
+	}
+	err := tx.queryIn(ctx, loadSearchDocs, stored, func(rows *sql.Rows) error {
+		var id, text string
+		var docID int64
+		if err := rows.Scan(&id, &docID, &text); err != nil {
+			return err
+		}
+		docIDs[id] = docID
+		if text != "" {
+			learned[id] = append(learned[id], text)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load search documents: %w", err)
+	}
+	for _, l := range b.learnings {
+		if t := searchText(l.Text, maxFieldRunes); t != "" {
+			learned[l.ExperimentID] = append(learned[l.ExperimentID], t)
+		}
+	}
+	rows := make([]any, 0, len(ids)*len(searchTables.experiments.columns))
+	for _, id := range ids {
+		x := b.experiments[id]
+		rows = append(rows, docIDs[id], dbText(id), searchText(x.Title, maxFieldRunes),
+			searchText(x.Hypothesis, maxFieldRunes), searchText(x.Summary, maxFieldRunes),
+			searchText(strings.Join(learned[id], " "), maxLearningsRunes))
+	}
+	if err := tx.replace(ctx, searchTables.experiments, stored, rows); err != nil {
+		return fmt.Errorf("index experiments: %w", err)
+	}
+	return nil
+}
