@@ -62,7 +62,9 @@ func BenchmarkSearch(b *testing.B) {
 			db := readstoretest.Open(b, d)
 			mustApply(b, db, s.evs, repeat(2000, len(s.evs)/2000+1)...)
 			if d == readstore.Postgres {
-				db.MustExec("VACUUM ANALYZE")
+				if _, err := db.ExecContext(context.Background(), "VACUUM ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
 			}
 			benchmarkSearch(b, db, texts)
 		})

@@ -257,7 +257,9 @@ func TestSearchBackfill(t *testing.T) {
 		}
 		drop = append(drop, "DROP TABLE experiment_search", "DROP TABLE learning_search", "DELETE FROM schema_migrations WHERE version = 5")
 		for _, stmt := range drop {
-			db.MustExec(stmt)
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
@@ -281,7 +283,7 @@ func TestSearchBackfill(t *testing.T) {
 func count(tb testing.TB, db *readstore.DB, table string) int {
 	tb.Helper()
 	var n int
-	if err := db.Get(&n, "SELECT count(*) FROM "+table); err != nil {
+	if err := db.GetContext(context.Background(), &n, "SELECT count(*) FROM "+table); err != nil {
 		tb.Fatal(err)
 	}
 	return n
