@@ -209,6 +209,10 @@ var sample = map[string]any{
 	"team": "growth", "kind": "pilot", "visibility": "team", "outcome": "failed", "previous_outcome": "succeeded",
 	"decision": "pivot", "experiment_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "learning_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
 	"builds_on": []string{"01JABCDEFGHJKMNPQRSTVWXYZ2"},
+
+	// The webhook payloads.
+	"owner_role": "member", "target_url": "https://hooks.example.com/failforward", "format": "chat",
+	"events": []string{"experiment.concluded"},
 }
 
 // fill sets every field of the struct v points to, recursively, to a
@@ -304,6 +308,7 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitEveryEvent(t, svc, now)
+	emitWebhookEvents(t, store)
 
 	v := strictValidator(t)
 	last, err := store.LastSequence(ctx)
