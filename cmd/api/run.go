@@ -45,7 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
+	if err := bootstrapTokens(cfg, stdout); err != nil {
+		return err
+	}
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {
@@ -62,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}
-		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir})
+		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir, Sync: cfg.EmbeddedSync})
 		if err != nil {
 			return err
 		}
@@ -75,12 +78,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// A short sync queue keeps aggregate loads fast: each direct batch get
 	// subscribes an inbox whose buffer is sized by it.
-	nc, err := nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256))
+	// Without a reconnect buffer a command sent while the connection is
+	// down fails at once (503), instead of being sent later, after its
+	// client was told to retry.
+	nc, err := nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256), nats.ReconnectBufSize(-1))
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", natsURL, err)
 	}
 	defer nc.Close()
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout})
 	if err != nil {
 		return err
 	}
@@ -99,6 +105,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // stop the projector before waiting for it
+	if tokens != nil {
+		wg.Go(func() { tokens.Watch(ctx, cfg.AuthFile, log) }) // AUTH_FILE edits and SIGHUP take effect live
+	}
 	if cfg.inProcessProjector() {
 		if err := db.Migrate(ctx); err != nil {
 			return err
@@ -123,6 +132,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "projector: external (run cmd/projector against the same NATS and database)")
 	}
 
+	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
+		return err
+	}
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
@@ -91,6 +92,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, readstore.ErrNotCaughtUp):
 		w.Header().Set("Retry-After", "1")
 		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeNotCaughtUp, Field: "min_position", Message: "the read models have not reached that position yet; try again"}
+	case errors.Is(err, events.ErrUnavailable):
+		s.log.WarnContext(r.Context(), "event store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		w.Header().Set("Retry-After", "1")
+		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeUnavailable, Message: "the event store is unavailable right now; try again, with the same Idempotency-Key for a command"}
+	case readstore.Unavailable(err):
+		s.log.WarnContext(r.Context(), "read store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		w.Header().Set("Retry-After", "1")
+		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeUnavailable, Message: "the read store is unavailable right now; try again"}
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 		status, detail = http.StatusInternalServerError, errorDetail{Code: codeInternal, Message: "internal error"}

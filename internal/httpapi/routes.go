@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.handleMetrics())
+	m.HandleFunc("GET /schema/events/{file}", s.handleEventSchema)
 	m.HandleFunc("/v1/", s.handleNotFound)
 	m.HandleFunc("/", s.handleUI)
 }
