@@ -233,3 +233,61 @@ func TestDeletedSubscriptionStopsAndIsGone(t *testing.T) {
 		t.Errorf("a deleted subscription delivered %v", got)
 	}
 }
+
+func TestChangeRetargetsAndRotatesTheSecret(t *testing.T) {
+	h := newHarness(t, nil)
+	oldReceiver, newer := newReceiver(t, nil), newReceiver(t, nil)
+	run(t, h.m)
+	ctx := context.Background()
+	sub := h.create(t, local, oldReceiver, webhooks.CreateInput{Events: []string{events.ExperimentRegistered}})
+	h.register(t, "growth", "To the old target", experiments.VisibilityOrg)
+	oldReceiver.waitFor(t, 1)
+
+	target, evs := newer.url(), []string{events.ExperimentRegistered, events.ExperimentStarted}
+	res, err := h.m.Change(ctx, local, sub.ID, webhooks.ChangeInput{TargetURL: &target, Events: &evs, RotateSecret: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SecretRotation != 2 || res.Secret == "" || res.TargetURL != target || len(res.Events) != 2 || res.Version != 2 {
+		t.Fatalf("changed: %+v", res)
+	}
+	newer.setSecret(res.Secret) // the receiver verifies with the new secret only
+	x := h.register(t, "growth", "To the new target", experiments.VisibilityOrg)
+	if _, err := h.svc.StartExperiment(ctx, local, x.ID, experiments.StartExperiment{}); err != nil {
+		t.Fatal(err)
+	}
+	newer.waitFor(t, 2)
+	if n := len(oldReceiver.deliveries()); n != 1 {
+		t.Errorf("the old target got %d requests after the change", n)
+	}
+	if got, _ := h.m.Get(ctx, nil, sub.ID); got.SecretRotation != 2 || got.TargetURL != target {
+		t.Errorf("Get after the change: %+v", got)
+	}
+	if again, err := h.m.Change(ctx, local, sub.ID, webhooks.ChangeInput{}); err != nil || again.Version != 2 || again.Secret != "" {
+		t.Errorf("an empty change = %+v, %v; want nothing written and no secret", again, err)
+	}
+}
+
+func TestListAndGetShowOnlyWhatThePrincipalMaySee(t *testing.T) {
+	h := newHarness(t, nil)
+	r := newReceiver(t, nil)
+	run(t, h.m)
+	ctx := context.Background()
+	growth := h.create(t, member("gus", "growth"), r, webhooks.CreateInput{Events: []string{events.ExperimentRegistered}})
+	platform := h.create(t, member("pat", "platform"), r, webhooks.CreateInput{Events: []string{events.ExperimentRegistered}})
+	eventually(t, "the manager folds both", func() bool { return len(h.m.List(ctx, nil)) == 2 })
+
+	if got := h.m.List(ctx, member("ann", "growth").Principal); len(got) != 1 || got[0].ID != growth.ID {
+		t.Errorf("List for a growth member = %+v, want only growth's subscription", got)
+	}
+	if got := h.m.List(ctx, &experiments.Principal{Name: "root", Role: experiments.RoleAdmin}); len(got) != 2 {
+		t.Errorf("List for an admin has %d subscriptions, want 2", len(got))
+	}
+	if _, err := h.m.Get(ctx, member("ann", "growth").Principal, platform.ID); !experimentsNotFound(err) {
+		t.Errorf("Get of another team's subscription = %v, want not found", err)
+	}
+	if got, err := h.m.Get(ctx, member("pat", "platform").Principal, platform.ID); err != nil || got.Owner != "pat" ||
+		got.OwnerRole != experiments.RoleMember || !slices.Equal(got.OwnerTeams, []string{"platform"}) || got.Team != "platform" {
+		t.Errorf("Get by its owner = %+v, %v", got, err)
+	}
+}
