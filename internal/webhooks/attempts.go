@@ -71,11 +71,14 @@ func (m *Manager) openDeliveries(ctx context.Context) (jetstream.Stream, error) 
 // record stores one attempt. A failure to record is logged, not fatal:
 // the delivery itself matters more than its log.
 func (m *Manager) record(ctx context.Context, a Attempt) {
+	// A worker being stopped still records the attempt it made.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	b, err := json.Marshal(a)
 	if err == nil {
 		_, err = m.cfg.Store.JetStream().Publish(ctx, deliveriesSubjectRoot+"."+a.SubscriptionID, b)
 	}
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		m.cfg.Logger.Warn("webhook attempt not recorded", "subscription", a.SubscriptionID, "event", a.EventID, "err", err)
 	}
 }

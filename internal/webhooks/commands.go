@@ -128,6 +128,10 @@ func (m *Manager) Change(ctx context.Context, meta experiments.Meta, id string, 
 		next.change(&events.WebhookChangedV1{
 			TargetURL: in.TargetURL, Events: in.Events, Teams: in.Teams, Format: in.Format, AllowPlainHTTP: in.AllowPlainHTTP,
 		}, 0)
+		if in.TargetURL != nil && strings.HasPrefix(*in.TargetURL, "http:") && !isAdmin(meta.Principal) {
+			// An admin allowed plain http for one target, not for any.
+			return "", nil, forbidden("target_url", "only admins may set a plain http target")
+		}
 		evs, err := m.checkFields(next.TargetURL, next.Events, next.Teams, next.Format, next.AllowPlainHTTP)
 		if err != nil {
 			return "", nil, err

@@ -291,3 +291,25 @@ func TestListAndGetShowOnlyWhatThePrincipalMaySee(t *testing.T) {
 		t.Errorf("Get by its owner = %+v, %v", got, err)
 	}
 }
+
+func TestRetriedCreateReturnsTheFirstSubscription(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	meta := local
+	meta.IdempotencyKey = "create-1"
+	in := webhooks.CreateInput{Team: "growth", TargetURL: "https://hooks.example.com/ff", Events: []string{events.ExperimentConcluded}}
+	first, err := h.m.Create(ctx, meta, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.m.Create(ctx, meta, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Secret != first.Secret || again.Version != 1 {
+		t.Errorf("retried Create = %+v, want the first %+v", again, first)
+	}
+	if last, _ := h.store.LastSequence(ctx); last != 1 {
+		t.Errorf("a retried Create left %d events, want 1", last)
+	}
+}

@@ -1,10 +1,3 @@
-// Package webhooks delivers failforward's events to HTTP receivers. A
-// subscription is an aggregate of its own in the event stream
-// (tracker.webhook.<id>.<event>); the Manager folds every subscription
-// from those events, runs one delivery worker per active subscription
-// over its own durable JetStream consumer, signs each delivery as the
-// Standard Webhooks specification says, and records every attempt in a
-// stream of its own.
 package webhooks
 
 import (

@@ -91,9 +91,12 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	rec.Envelope = env
 	for n := 1; ; n++ {
+		// Each attempt starts with the broker's full AckWait, which is
+		// longer than an attempt may take (see ackWait).
+		_ = msg.InProgress()
 		req, ok, err := w.render(ctx, rec, msg.Data())
 		if err == nil && !ok {
-			return msg.DoubleAck(ctx)
+			return ack(ctx, msg)
 		}
 		a, asked := Attempt{}, time.Duration(0)
 		if err != nil {
@@ -108,7 +111,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) error {
 		if a.Outcome != OutcomeFailed {
 			w.failingSince = time.Time{}
 			w.m.record(ctx, a)
-			return msg.DoubleAck(ctx)
+			return ack(ctx, msg)
 		}
 		if w.failingSince.IsZero() {
 			w.failingSince = a.Time
@@ -126,6 +129,15 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
+}
+
+// ack acknowledges msg and waits for the broker to confirm, so that a
+// restart does not deliver it again. A worker being stopped still
+// acknowledges what it delivered: the stop must not undo a delivery.
+func ack(ctx context.Context, msg jetstream.Msg) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return msg.DoubleAck(ctx)
 }
 
 // pause appends webhook.paused with the failures as the reason. It
@@ -196,7 +208,7 @@ func (m *Manager) ensureConsumer(ctx context.Context, s Subscription) (jetstream
 	name := consumerName(s.ID)
 	want := jetstream.ConsumerConfig{
 		Durable: name, Description: "Deliveries of webhook " + s.ID,
-		FilterSubjects: filterSubjects(s), AckPolicy: jetstream.AckExplicitPolicy, AckWait: m.cfg.AckWait,
+		FilterSubjects: filterSubjects(s), AckPolicy: jetstream.AckExplicitPolicy, AckWait: m.ackWait(),
 		MaxDeliver: -1, MaxAckPending: 1, Replicas: 0,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: s.CreatedPosition + 1,
 		Metadata: map[string]string{replayMarker: strconv.FormatUint(s.replayAt, 10)},
@@ -226,6 +238,13 @@ func (m *Manager) ensureConsumer(ctx context.Context, s Subscription) (jetstream
 		return nil, fmt.Errorf("update consumer %s: %w", name, err)
 	}
 	return cons, nil
+}
+
+// ackWait is the consumer's AckWait: the configured one, but longer
+// than an attempt may take, so that the broker never hands an event to
+// another worker while an attempt to deliver it is under way.
+func (m *Manager) ackWait() time.Duration {
+	return max(m.cfg.AckWait, m.cfg.AttemptTimeout+time.Second)
 }
 
 func (m *Manager) createConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
