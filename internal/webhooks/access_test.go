@@ -230,3 +230,20 @@ func TestBadInputIsRefusedWithItsFieldAndAppendsNothing(t *testing.T) {
 		t.Errorf("refused commands appended %d events", after-before)
 	}
 }
+
+func TestNewManagerRefusesABadConfig(t *testing.T) {
+	h := newHarness(t, nil)
+	for name, mod := range map[string]func(*webhooks.Config){
+		"no store":         func(c *webhooks.Config) { c.Store = nil },
+		"short server key": func(c *webhooks.Config) { c.ServerKey = []byte("short") },
+		"no visibility":    func(c *webhooks.Config) { c.Visible = nil },
+		"backoff inverted": func(c *webhooks.Config) { c.BackoffBase, c.BackoffMax = time.Minute, time.Second },
+		"short ack wait":   func(c *webhooks.Config) { c.AckWait = time.Millisecond },
+	} {
+		cfg := h.cfg
+		mod(&cfg)
+		if _, err := webhooks.NewManager(context.Background(), cfg); err == nil {
+			t.Errorf("%s: NewManager accepted it", name)
+		}
+	}
+}

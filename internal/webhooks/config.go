@@ -133,12 +133,17 @@ func (c *Config) validate() error {
 	if c.Visible == nil {
 		errs = append(errs, errors.New("webhooks: Config.Visible is required"))
 	}
-	for name, d := range map[string]time.Duration{
-		"AttemptTimeout": c.AttemptTimeout, "BackoffBase": c.BackoffBase, "BackoffMax": c.BackoffMax,
-		"RetryAfterMax": c.RetryAfterMax, "PauseAfter": c.PauseAfter, "DeliveriesMaxAge": c.DeliveriesMaxAge,
+	// A slice, not a map, so that the message lists fields in a stable
+	// order.
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"AttemptTimeout", c.AttemptTimeout}, {"BackoffBase", c.BackoffBase}, {"BackoffMax", c.BackoffMax},
+		{"RetryAfterMax", c.RetryAfterMax}, {"PauseAfter", c.PauseAfter}, {"DeliveriesMaxAge", c.DeliveriesMaxAge},
 	} {
-		if d < 0 {
-			errs = append(errs, errors.New("webhooks: Config."+name+" must not be negative"))
+		if f.d < 0 {
+			errs = append(errs, errors.New("webhooks: Config."+f.name+" must not be negative"))
 		}
 	}
 	if c.BackoffMax < c.BackoffBase {
