@@ -151,3 +151,26 @@ func TestAnswer400IsNotRetried(t *testing.T) {
 		t.Errorf("attempt of the next event: %+v", a)
 	}
 }
+
+func TestSlowReceiverDelaysOnlyItsOwnSubscription(t *testing.T) {
+	h := newHarness(t, func(c *webhooks.Config) { c.AttemptTimeout = time.Minute })
+	release := make(chan struct{})
+	slow := newReceiver(t, func(int, http.ResponseWriter) int {
+		<-release
+		return http.StatusOK
+	})
+	t.Cleanup(func() { close(release) }) // before the server closes
+	fast := newReceiver(t, nil)
+	run(t, h.m)
+	evs := []string{events.ExperimentRegistered}
+	h.create(t, local, slow, webhooks.CreateInput{Events: evs})
+	h.create(t, local, fast, webhooks.CreateInput{Events: evs})
+	for _, title := range []string{"One", "Two", "Three"} {
+		h.register(t, "growth", title, experiments.VisibilityOrg)
+	}
+	slow.waitFor(t, 1)
+	fast.waitFor(t, 3)
+	if n := len(slow.deliveries()); n != 1 {
+		t.Errorf("the slow receiver has %d requests while it holds the first, want 1", n)
+	}
+}
