@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,11 @@ func TestWrite(t *testing.T) {
 		t.Errorf("history runs from %s to %s; want about two years, ending by %s", first, last, end)
 	}
 	for _, name := range events.Names {
+		// Webhook subscriptions are operations, not demo content: a demo
+		// subscription would post to a receiver that does not exist.
+		if strings.HasPrefix(name, events.AggregateWebhook+".") {
+			continue
+		}
 		if types[name] == 0 {
 			t.Errorf("no %s event in the demo history", name)
 		}

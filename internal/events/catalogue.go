@@ -42,6 +42,7 @@ var Names = []string{
 	ExperimentRegistered, ExperimentRevised, ExperimentStarted, ExperimentConcluded,
 	ExperimentOutcomeRevised, ExperimentAbandoned, ExperimentLearningRecorded,
 	InnovationRecorded, InnovationLinked, InnovationUnlinked,
+	WebhookCreated, WebhookChanged, WebhookPaused, WebhookResumed, WebhookDeleted,
 }
 
 // CurrentVersion is the payload version the code writes for every name
@@ -249,6 +250,16 @@ func newPayload(name string, version int) (any, bool) {
 		return &InnovationLinkedV1{}, true
 	case InnovationUnlinked:
 		return &InnovationUnlinkedV1{}, true
+	case WebhookCreated:
+		return &WebhookCreatedV1{}, true
+	case WebhookChanged:
+		return &WebhookChangedV1{}, true
+	case WebhookPaused:
+		return &WebhookPausedV1{}, true
+	case WebhookResumed:
+		return &WebhookResumedV1{}, true
+	case WebhookDeleted:
+		return &WebhookDeletedV1{}, true
 	}
 	return nil, false
 }

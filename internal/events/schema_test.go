@@ -214,6 +214,10 @@ var sample = map[string]any{
 	"team": "growth", "kind": "pilot", "visibility": "team", "outcome": "failed", "previous_outcome": "succeeded",
 	"decision": "pivot", "experiment_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "learning_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
 	"builds_on": []string{"01JABCDEFGHJKMNPQRSTVWXYZ2"},
+
+	// The webhook payloads.
+	"owner_role": "member", "target_url": "https://hooks.example.com/failforward", "format": "chat",
+	"events": []string{"experiment.concluded"},
 }
 
 // fill sets every field of the struct v points to, recursively, to a
@@ -310,6 +314,7 @@ func emittedMessages(t *testing.T) []*jetstream.RawStreamMsg {
 		t.Fatal(err)
 	}
 	emitEveryEvent(t, svc, now)
+	emitWebhookEvents(t, store)
 	last, err := store.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)
