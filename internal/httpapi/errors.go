@@ -80,9 +80,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 		status, detail = ae.status, ae.detail
-	case errors.As(err, &de):
+	case errors.As(err, &de) && de.Message != "":
 		status, detail = statusOf(de.Code), errorDetail{Code: string(de.Code), Message: de.Message, Field: de.Field}
-	case errors.Is(err, readmodel.ErrNotFound):
+	case errors.Is(err, experiments.ErrNotFound):
 		status, detail = http.StatusNotFound, errorDetail{Code: string(experiments.CodeNotFound), Message: "no such resource"}
 	case errors.Is(err, readmodel.ErrBadFilter):
 		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Message: "the filter is not valid: check from, to and bucket"}

@@ -176,7 +176,7 @@ func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	pos := h.position(r.Context())
 	id := r.PathValue("id")
 	if !experiments.ValidID(id) {
-		h.fail(w, r, readmodel.ErrNotFound)
+		h.fail(w, r, experiments.ErrNotFound)
 		return
 	}
 	v := h.viewer(r)

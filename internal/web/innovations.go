@@ -57,7 +57,7 @@ func (h *Handler) showInnovation(w http.ResponseWriter, r *http.Request, status 
 	pos := h.position(r.Context())
 	id := r.PathValue("id")
 	if !experiments.ValidID(id) {
-		h.fail(w, r, readmodel.ErrNotFound)
+		h.fail(w, r, experiments.ErrNotFound)
 		return
 	}
 	v := h.viewer(r)

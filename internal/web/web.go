@@ -313,7 +313,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var de *experiments.Error
 	switch {
-	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, experiments.ErrNotFound):
+	case errors.Is(err, experiments.ErrNotFound):
 		status, p = http.StatusNotFound, errorPage{Heading: "Not found", Message: "There is nothing here. It may never have existed, or you may not be allowed to see it."}
 	case errors.Is(err, readmodel.ErrBadFilter), errors.Is(err, readmodel.ErrBadCursor):
 		status, p = http.StatusBadRequest, errorPage{Heading: "That filter does not work", Message: "The page's filters or paging link are not valid. Start again from the menu."}
@@ -328,5 +328,5 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	h.fail(w, r, readmodel.ErrNotFound)
+	h.fail(w, r, experiments.ErrNotFound)
 }
