@@ -213,7 +213,7 @@ func (h *Handler) postExperimentCommand(c experimentCommand) http.HandlerFunc {
 		f, status := h.readForm(w, r)
 		if status == http.StatusOK {
 			var out experiments.Experiment
-			out, err = c.run(h, r, f, x, h.meta(r, f))
+			out, err = c.run(h, r, f, x, f.meta)
 			switch {
 			case err != nil:
 				status = h.failCommand(r, f, c.fields, err)
@@ -283,7 +283,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 			Visibility: f.Value("visibility"), Cost: formCost(f),
 		}
 		if !f.Invalid() {
-			x, err := h.svc.RegisterExperiment(r.Context(), h.meta(r, f), cmd)
+			x, err := h.svc.RegisterExperiment(r.Context(), f.meta, cmd)
 			if err == nil {
 				h.redirectAfter(w, r, "/experiments/"+x.ID, x.Position)
 				return

@@ -207,7 +207,7 @@ func (h *Handler) postRecordInnovation(w http.ResponseWriter, r *http.Request) {
 			cmd.InformedBy = append(cmd.InformedBy, experiments.LinkInput{ExperimentID: strings.TrimSpace(id), Note: f.Value("note")})
 		}
 		if !f.Invalid() {
-			inn, err := h.svc.RecordInnovation(r.Context(), h.meta(r, f), cmd)
+			inn, err := h.svc.RecordInnovation(r.Context(), f.meta, cmd)
 			if err == nil {
 				h.redirectAfter(w, r, "/innovations/"+inn.ID, inn.Position)
 				return
@@ -231,7 +231,7 @@ func (h *Handler) postLink(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f, status := h.readForm(w, r)
 	if status == http.StatusOK {
-		inn, err := h.svc.LinkExperiment(r.Context(), h.meta(r, f), id, experiments.LinkExperiment{
+		inn, err := h.svc.LinkExperiment(r.Context(), f.meta, id, experiments.LinkExperiment{
 			ExperimentID: f.Value("experiment_id"), Note: f.Value("note"),
 		})
 		if err == nil {
@@ -252,7 +252,7 @@ func (h *Handler) postUnlink(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f, status := h.readForm(w, r)
 	if status == http.StatusOK {
-		inn, err := h.svc.UnlinkExperiment(r.Context(), h.meta(r, f), id, r.PathValue("experiment_id"))
+		inn, err := h.svc.UnlinkExperiment(r.Context(), f.meta, id, r.PathValue("experiment_id"))
 		if err == nil {
 			h.redirectAfter(w, r, "/innovations/"+inn.ID, inn.Position)
 			return

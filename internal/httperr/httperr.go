@@ -1,0 +1,74 @@
+// Package httperr is the one table from an application error to the HTTP
+// status it is answered with. The JSON API and the browser pages both
+// classify their errors here, so that a refusal has the same status
+// whichever of them a user meets it in; each renders it in its own way.
+package httperr
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/readstore"
+)
+
+// CodeNotCaughtUp is the code of a read that waited for a stream position
+// the read models had not reached in time.
+const CodeNotCaughtUp = "not_caught_up"
+
+// CodeInternal is the code of an error that is the server's fault.
+const CodeInternal = "internal"
+
+// Problem is how an error is answered: its status, a code a program can
+// test, the field it concerns, and a message fit to show a user.
+type Problem struct {
+	Status  int
+	Code    string
+	Field   string
+	Message string
+}
+
+// Internal reports whether the problem is the server's own, which is
+// logged and never described to the user.
+func (p Problem) Internal() bool { return p.Status == http.StatusInternalServerError }
+
+// rule is one row of the table: an error matched with errors.Is, and how
+// it is answered when it carries no message of its own.
+type rule struct {
+	match   error
+	problem Problem
+}
+
+// table is the one mapping of errors to statuses. The domain's sentinels
+// come first; the read side's own errors follow.
+var table = []rule{
+	{experiments.ErrInvalid, Problem{http.StatusBadRequest, string(experiments.CodeInvalid), "", "the request is not valid"}},
+	{experiments.ErrNotFound, Problem{http.StatusNotFound, string(experiments.CodeNotFound), "", "no such resource"}},
+	{experiments.ErrConflict, Problem{http.StatusConflict, string(experiments.CodeConflict), "", "the command is not allowed now"}},
+	{experiments.ErrPrecondition, Problem{http.StatusPreconditionFailed, string(experiments.CodePrecondition), "", "the resource has changed since the version you sent"}},
+	{experiments.ErrForbidden, Problem{http.StatusForbidden, string(experiments.CodeForbidden), "", "you may not do that"}},
+	{readmodel.ErrBadFilter, Problem{http.StatusBadRequest, string(experiments.CodeInvalid), "", "the filter is not valid: check from, to and bucket"}},
+	{readmodel.ErrBadCursor, Problem{http.StatusBadRequest, string(experiments.CodeInvalid), "cursor", "is not a cursor this API gave out"}},
+	{readstore.ErrNotCaughtUp, Problem{http.StatusServiceUnavailable, CodeNotCaughtUp, "min_position", "the read models have not reached that position yet; try again"}},
+}
+
+// Of classifies err. An application error keeps its own message and
+// field; anything the table does not know is internal.
+func Of(err error) Problem {
+	for _, r := range table {
+		if !errors.Is(err, r.match) {
+			continue
+		}
+		p := r.problem
+		var de *experiments.Error
+		if errors.As(err, &de) && de.Message != "" {
+			p.Message, p.Field = de.Message, de.Field
+		}
+		return p
+	}
+	return Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+}
+
+// Status returns the HTTP status that err is answered with.
+func Status(err error) int { return Of(err).Status }
