@@ -273,6 +273,26 @@ func withKey(f *form) *form {
 	return f
 }
 
+// submit sends a form's command, unless the form already has errors,
+// and redirects to what it wrote (done). Otherwise it returns the status
+// to show the form again with, its errors on it: send's own, or the
+// refusal of the command, which failCommand words.
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, f *form, fields []string,
+	send func() (target string, pos uint64, err error)) (done bool, status int) {
+	if f.Invalid() {
+		return false, http.StatusUnprocessableEntity
+	}
+	target, pos, err := send()
+	switch {
+	case err != nil:
+		return false, h.failCommand(r, f, fields, err)
+	case f.Invalid():
+		return false, http.StatusUnprocessableEntity
+	}
+	h.redirectAfter(w, r, target, pos)
+	return true, 0
+}
+
 // redirectAfter redirects (303) to target once the read models have applied pos,
 // or once WriteWait has passed, so that the page the user lands on shows
 // what they just wrote.

@@ -341,6 +341,16 @@ func errorPageOf(err error, prob httperr.Problem) errorPage {
 	}
 }
 
+// pathID returns the {id} of r's path, or experiments.ErrNotFound when
+// it cannot be an id at all.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !experiments.ValidID(id) {
+		return "", experiments.ErrNotFound
+	}
+	return id, nil
+}
+
 func (h *Handler) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	h.fail(w, r, experiments.ErrNotFound)
 }
