@@ -45,19 +45,26 @@ type contractAPI struct {
 	insider, outsider, lead string
 }
 
-func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
-	t.Helper()
-	ctx := context.Background()
-	_, nc := natsembedtest.Start(t)
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+// openParts starts the real parts an API serves from: an embedded
+// JetStream event store, the domain service over it, and a migrated
+// SQLite read store.
+func openParts(tb testing.TB) (*nats.Conn, *events.Store, *experiments.Service, *readstore.DB) {
+	tb.Helper()
+	_, nc := natsembedtest.Start(tb)
+	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	db := readstoretest.Open(t, readstore.SQLite)
+	return nc, store, svc, readstoretest.Open(tb, readstore.SQLite)
+}
+
+func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
+	t.Helper()
+	nc, store, svc, db := openParts(t)
 	projection, err := readmodel.NewProjection(db.Dialect)
 	if err != nil {
 		t.Fatal(err)
