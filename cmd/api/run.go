@@ -182,7 +182,7 @@ func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events
 	}
 	mux := http.NewServeMux()
 	api.Mount(mux)
-	mux.Handle("/", ui)
+	mux.Handle("/", api.LimitWrites(ui))
 	var handler http.Handler = mux
 	if tokens != nil {
 		handler = auth.Middleware(tokens, http.HandlerFunc(httpapi.Unauthorized), mux)

@@ -64,6 +64,16 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// LimitWrites serves h with the API's limit on each token's writes, for
+// the browser pages' forms, which write through the same tokens.
+func (s *Server) LimitWrites(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.rateLimited(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
 // viewerOf says what the request may see.
 func viewerOf(r *http.Request) readmodel.Viewer {
 	return readmodel.ViewerOf(auth.PrincipalFrom(r.Context()))

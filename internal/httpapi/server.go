@@ -36,8 +36,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger logs internal errors; slog.Default when nil.
 	Logger *slog.Logger
-	// MinPositionWait bounds how long a query with ?min_position waits for
-	// the projector; 5s when zero.
+	// MinPositionWait bounds how long a query with ?min_position, or the
+	// event stream about to decide who may see an event, waits for the
+	// projector; 5s when zero.
 	MinPositionWait time.Duration
 	// WritesPerSecond and WriteBurst limit each token's writes; 20 and 40
 	// when zero.
