@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -107,7 +106,8 @@ func TestAsyncAPIDescribesEveryEvent(t *testing.T) {
 			t.Errorf("message %s: dataschema %v, want %s", key, got, events.SchemaOf(name))
 		}
 		ref, _ := obj(props["data"], "data")["$ref"].(string)
-		if want := "./events/" + path.Base(events.SchemaOf(name)); ref != want {
+		file, _ := schema.EventSchemaFile(events.SchemaOf(name))
+		if want := "./events/" + file; ref != want {
 			t.Errorf("message %s: data is %q, want %s", key, ref, want)
 		}
 		if _, err := schema.Events.ReadFile(strings.TrimPrefix(ref, "./")); err != nil {

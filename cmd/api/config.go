@@ -8,6 +8,9 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+
+	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/natsembed"
 )
 
 // config is the api's configuration: each field has an environment
@@ -21,6 +24,20 @@ type config struct {
 	// WritesPerSecond and WriteBurst limit each token's writes.
 	WritesPerSecond float64
 	WriteBurst      int
+	// StreamReplicas is the event stream's replica count; 0 chooses (3 on
+	// a cluster of at least three JetStream servers, else 1).
+	StreamReplicas int
+	// EmbeddedSync is how the embedded JetStream server syncs writes to
+	// disk: natsembed.SyncAlways or natsembed.SyncInterval.
+	EmbeddedSync natsembed.SyncPolicy
+	// Demo fills an empty event store with a made-up two-year history
+	// before serving (-demo; no variable, as it is done once).
+	Demo bool
+	// AuthBootstrap creates an admin token in AUTH_FILE on a first start,
+	// when the file holds none (AUTH_BOOTSTRAP).
+	AuthBootstrap bool
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -30,8 +47,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		DatabaseURL: getenv("DATABASE_URL"),
 		DataDir:     envOr(getenv, "DATA_DIR", "data"),
 		AuthFile:    getenv("AUTH_FILE"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
-	var errs []error
+	var (
+		errs []error
+		err  error
+	)
+	if c.StreamReplicas, err = events.ParseReplicas(getenv("STREAM_REPLICAS")); err != nil {
+		errs = append(errs, fmt.Errorf("STREAM_REPLICAS: %w", err))
+	}
+	c.EmbeddedSync = natsembed.SyncPolicy(envOr(getenv, "EMBEDDED_SYNC", string(natsembed.SyncAlways)))
+	if v := getenv("AUTH_BOOTSTRAP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUTH_BOOTSTRAP %q must be true or false", v))
+		}
+		c.AuthBootstrap = b
+	}
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -58,6 +90,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "API tokens file (AUTH_FILE)")
 	fs.Float64Var(&c.WritesPerSecond, "writes-per-second", c.WritesPerSecond, "writes each token may make per second (WRITES_PER_SECOND)")
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "writes each token may make at once above its rate (WRITE_BURST)")
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
+	fs.StringVar((*string)(&c.EmbeddedSync), "embedded-sync", string(c.EmbeddedSync), "embedded JetStream: 'always' syncs each write to disk before acknowledging it, 'interval' every two minutes, faster but a power loss can lose acknowledged writes (EMBEDDED_SYNC)")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty event store with a two-year demo history, then serve")
+	fs.BoolVar(&c.AuthBootstrap, "auth-bootstrap", c.AuthBootstrap, "create an admin token in AUTH_FILE on a first start, when it holds none, and print it once (AUTH_BOOTSTRAP)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -71,6 +108,18 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("ADDR %q: %w", c.Addr, err))
 	} else if c.AuthFile == "" && !isLoopback(host) {
 		errs = append(errs, fmt.Errorf("ADDR %q is not a loopback address: without AUTH_FILE every request acts as a local admin, so the API serves only 127.0.0.1, ::1 or localhost", c.Addr))
+	}
+	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
+		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
+	}
+	if err := c.EmbeddedSync.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("EMBEDDED_SYNC: %w", err))
+	}
+	if c.AuthBootstrap && c.AuthFile == "" {
+		errs = append(errs, errors.New("AUTH_BOOTSTRAP needs AUTH_FILE: the file the first admin token is written to"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
 }

@@ -70,6 +70,12 @@ func (l *lines) find(t *testing.T, prefix string, errc <-chan error) string {
 // ends, and waits until /readyz answers 200.
 func startApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
+	return startAppArgs(t, nil, env)
+}
+
+// startAppArgs is startApp with command-line arguments.
+func startAppArgs(t *testing.T, args []string, env map[string]string) *app {
+	t.Helper()
 	if env["ADDR"] == "" {
 		env["ADDR"] = "127.0.0.1:0"
 	}
@@ -77,7 +83,7 @@ func startApp(t *testing.T, env map[string]string) *app {
 	out := &lines{}
 	errc := make(chan error, 1)
 	// Logs go to the same buffer as the startup lines, so tests can read both.
-	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
+	go func() { errc <- run(ctx, args, func(k string) string { return env[k] }, out, out) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -99,17 +105,20 @@ func a0(s string) string { return strings.TrimSpace(s) }
 func (a *app) waitReady() {
 	a.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	last := ""
 	for time.Now().Before(deadline) {
 		resp, err := a.client.Get(a.base + "/readyz")
 		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = string(b)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.t.Fatalf("api at %s never became ready", a.base)
+	a.t.Fatalf("api at %s never became ready: %s\n%s", a.base, last, a.out.String())
 }
 
 // response is a decoded reply.

@@ -45,7 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
+	if err := bootstrapTokens(cfg, stdout); err != nil {
+		return err
+	}
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {
@@ -60,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopNATS()
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout})
 	if err != nil {
 		return err
 	}
@@ -77,7 +80,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // stop the projector before waiting for it
+	if tokens != nil {
+		wg.Go(func() { tokens.Watch(ctx, cfg.AuthFile, log) }) // AUTH_FILE edits and SIGHUP take effect live
+	}
 	if err := startProjector(ctx, cancel, &wg, cfg, nc, db, registry, log, stdout); err != nil {
+		return err
+	}
+	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
 		return err
 	}
 	srv, err := newHTTPServer(cfg, tokens, nc, store, db, registry, log)
@@ -97,7 +106,7 @@ func connectEventStore(cfg config, stdout io.Writer) (nc *nats.Conn, stop func()
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, nil, fmt.Errorf("create data directory: %w", err)
 		}
-		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir})
+		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir, Sync: cfg.EmbeddedSync})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -108,8 +117,11 @@ func connectEventStore(cfg config, stdout io.Writer) (nc *nats.Conn, stop func()
 		fmt.Fprintf(stdout, "event store: NATS at %s\n", cfg.NATSURL)
 	}
 	// A short sync queue keeps aggregate loads fast: each direct batch get
-	// subscribes an inbox whose buffer is sized by it.
-	nc, err = nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256))
+	// subscribes an inbox whose buffer is sized by it. Without a reconnect
+	// buffer a command sent while the connection is down fails at once
+	// (503), instead of being sent later, after its client was told to
+	// retry.
+	nc, err = nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256), nats.ReconnectBufSize(-1))
 	if err != nil {
 		stopServer()
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", natsURL, err)

@@ -3,8 +3,13 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
+	"strconv"
+
+	"github.com/failforward/failforward/internal/events"
 )
 
 // config is the projector's configuration: each field has an environment
@@ -13,8 +18,13 @@ type config struct {
 	NATSURL     string
 	DatabaseURL string
 	MetricsAddr string
+	// StreamReplicas is the event stream's replica count; 0 chooses (3 on
+	// a cluster of at least three JetStream servers, else 1).
+	StreamReplicas int
 	// Strict is the rebuild's -strict flag.
 	Strict bool
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
 }
 
 // parseConfig reads the environment, then the flags of the command name
@@ -24,9 +34,16 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		NATSURL:     getenv("NATS_URL"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
+		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 	}
+	replicas, err := events.ParseReplicas(getenv("STREAM_REPLICAS"))
+	if err != nil {
+		return c, fmt.Errorf("STREAM_REPLICAS: %w", err)
+	}
+	c.StreamReplicas = replicas
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server with the TRACKER stream (NATS_URL), required")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "read-model database, postgres:// or sqlite:<path> (DATABASE_URL), required")
 	if name == "rebuild" {
@@ -34,6 +51,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	} else {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address serving /metrics, /healthz and /readyz (METRICS_ADDR)")
 	}
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -51,7 +69,22 @@ func (c config) validate() error {
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (-database-url) is required"))
 	}
+	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
+		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
 	return errors.Join(errs...)
+}
+
+// logger returns the projector's logger: text lines by default, JSON
+// lines with LOG_FORMAT=json, for log collectors that parse them.
+func (c config) logger(w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // redactedNATSURL is the NATS URL without its password, for logs.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
@@ -18,7 +17,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := cfg.logger(stderr)
 	nc, err := connect(ctx, cfg, stdout)
 	if err != nil {
 		return err

@@ -33,13 +33,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return healthcheck.Run(ctx, args[1:], "http://127.0.0.1:9090/healthz", stderr)
 		case "rebuild":
 			return rebuild(ctx, args[1:], getenv, stdout, stderr)
+		case "mirror":
+			return mirror(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig("projector", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := cfg.logger(stderr)
 
 	nc, err := connect(ctx, cfg, stdout)
 	if err != nil {
@@ -116,7 +118,7 @@ func connect(ctx context.Context, cfg config, stdout io.Writer) (*nats.Conn, err
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.redactedNATSURL(), err)
 	}
-	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil {
+	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout}); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/failforward/failforward/internal/experiments"
 )
@@ -49,14 +50,38 @@ type File struct {
 	Tokens []Entry `json:"tokens"`
 }
 
-// Tokens authenticates bearer tokens against the entries of a file.
+// Tokens authenticates bearer tokens against the entries of a file. It is
+// safe for concurrent use, and Reload or Watch swap in a new file's
+// entries while requests are being authenticated.
 type Tokens struct {
+	table atomic.Pointer[table]
+}
+
+// table is one file's entries, never changed once built: a reload swaps
+// the whole table, so a request sees either the old file or the new one.
+type table struct {
 	entries []Entry
 	hashes  [][]byte
+	// stamp is the file's as it was just before it was read.
+	stamp fileStamp
 }
 
 // Load reads and checks the AUTH_FILE at path.
 func Load(path string) (*Tokens, error) {
+	return tokensOf(loadTable(path))
+}
+
+func tokensOf(tab *table, err error) (*Tokens, error) {
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokens{}
+	t.table.Store(tab)
+	return t, nil
+}
+
+func loadTable(path string) (*table, error) {
+	stamp := stampOf(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read AUTH_FILE: %w", err)
@@ -67,12 +92,21 @@ func Load(path string) (*Tokens, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("parse AUTH_FILE %s: %w", path, err)
 	}
-	return New(f)
+	t, err := newTable(f)
+	if err != nil {
+		return nil, err
+	}
+	t.stamp = stamp
+	return t, nil
 }
 
 // New checks f's entries and returns Tokens for them.
 func New(f File) (*Tokens, error) {
-	t := &Tokens{}
+	return tokensOf(newTable(f))
+}
+
+func newTable(f File) (*table, error) {
+	t := &table{}
 	var errs []error
 	seen := map[string]bool{}
 	for i, e := range f.Tokens {
@@ -128,9 +162,10 @@ func ParseBearer(header string) (string, error) {
 // compared, in constant time, so that the time taken says nothing about
 // which entry or how much of a hash matched.
 func (t *Tokens) Authenticate(token string) (*experiments.Principal, error) {
+	tab := t.table.Load()
 	sum := sha256.Sum256([]byte(token))
 	found := -1
-	for i, h := range t.hashes {
+	for i, h := range tab.hashes {
 		if subtle.ConstantTimeCompare(sum[:], h) == 1 {
 			found = i
 		}
@@ -138,7 +173,7 @@ func (t *Tokens) Authenticate(token string) (*experiments.Principal, error) {
 	if found < 0 {
 		return nil, ErrBadToken
 	}
-	e := t.entries[found]
+	e := tab.entries[found]
 	return &experiments.Principal{Name: e.Name, Role: e.Role, Teams: slices.Clone(e.Teams)}, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/failforward/failforward/schema"
 )
 
 // TypePrefix starts every event type; the version suffix ends it.
@@ -86,10 +88,12 @@ func ParseType(typ string) (name string, version int, err error) {
 }
 
 // SchemaOf returns the dataschema URI of name at its current version: the
-// address of its JSON Schema, schema/events/<name>.v<N>.json in the
-// repository. CloudEvents wants an absolute URI there, not a path.
+// $id of its JSON Schema, schema/events/<name>.v<N>.json, a URN that
+// schema.EventSchemaFile resolves to that file. CloudEvents wants an
+// absolute URI there, not a path; a name rather than an address keeps it
+// true wherever the files are published.
 func SchemaOf(name string) string {
-	return fmt.Sprintf("%s%s.v%d.json", SchemaBaseURL, name, VersionOf(name))
+	return schema.EventSchemaID(fmt.Sprintf("%s.v%d.json", name, VersionOf(name)))
 }
 
 // Subject returns the NATS subject an event is written to:

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
@@ -78,20 +80,20 @@ func TestSchemaFilesMatchTheCatalogue(t *testing.T) {
 	for _, name := range events.Names {
 		for v := 1; v <= events.VersionOf(name); v++ {
 			file := fmt.Sprintf("%s.v%d.json", name, v)
-			if v == events.VersionOf(name) && events.SchemaOf(name) != events.SchemaBaseURL+file {
-				t.Errorf("SchemaOf(%s) = %s, want %s%s", name, events.SchemaOf(name), events.SchemaBaseURL, file)
+			if v == events.VersionOf(name) && events.SchemaOf(name) != schema.EventSchemaID(file) {
+				t.Errorf("SchemaOf(%s) = %s, want %s", name, events.SchemaOf(name), schema.EventSchemaID(file))
 			}
 			want[file] = true
 			if !have[file] {
 				t.Errorf("no schema file %s for %s v%d", file, name, v)
 			}
 			typ := fmt.Sprintf("%s%s.v%d", events.TypePrefix, name, v)
-			if got := branches[typ]; got != file {
-				t.Errorf("cloudevent.json checks the data of %s against %q, want %q", typ, got, file)
+			if got := branches[typ]; got != schema.EventSchemaID(file) {
+				t.Errorf("cloudevent.json checks the data of %s against %q, want %q", typ, got, schema.EventSchemaID(file))
 			}
 			doc := schemaDoc(t, file)
-			if id := doc["$id"]; id != events.SchemaBaseURL+file {
-				t.Errorf("%s has $id %v, want %s", file, id, events.SchemaBaseURL+file)
+			if id := doc["$id"]; id != schema.EventSchemaID(file) {
+				t.Errorf("%s has $id %v, want %s", file, id, schema.EventSchemaID(file))
 			}
 		}
 	}
@@ -194,7 +196,10 @@ func anySlice(v any) []any {
 func TestPayloadFieldsMatchSchemas(t *testing.T) {
 	for _, name := range events.Names {
 		t.Run(name, func(t *testing.T) {
-			file := path.Base(events.SchemaOf(name))
+			file, ok := schema.EventSchemaFile(events.SchemaOf(name))
+			if !ok {
+				t.Fatalf("SchemaOf(%s) = %s names no file in schema/events", name, events.SchemaOf(name))
+			}
 			compareFields(t, file, payloadType(t, name), schemaDoc(t, file))
 		})
 	}
@@ -288,10 +293,11 @@ func TestFilledPayloadsMatchSchemas(t *testing.T) {
 	}
 }
 
-// TestEmittedEventsMatchSchemas drives every command through the real
-// service over an embedded store, with every field the commands accept,
-// and validates each stored message against the strict schemas.
-func TestEmittedEventsMatchSchemas(t *testing.T) {
+// emittedMessages drives every command through the real service over an
+// embedded store, with every field the commands accept, and returns the
+// stored messages in stream order.
+func emittedMessages(t *testing.T) []*jetstream.RawStreamMsg {
+	t.Helper()
 	ctx := context.Background()
 	_, nc := natsembedtest.Start(t)
 	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
@@ -304,8 +310,6 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitEveryEvent(t, svc, now)
-
-	v := strictValidator(t)
 	last, err := store.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -314,12 +318,25 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
+	var out []*jetstream.RawStreamMsg
 	for seq := uint64(1); seq <= last; seq++ {
 		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestEmittedEventsMatchSchemas validates each message the service
+// stores, for every command, against the strict schemas.
+func TestEmittedEventsMatchSchemas(t *testing.T) {
+	msgs := emittedMessages(t)
+	v := strictValidator(t)
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seq := m.Sequence
 		if err := v.Validate(m.Data); err != nil {
 			t.Errorf("event %d on %s: %v", seq, m.Subject, err)
 			continue

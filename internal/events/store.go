@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -86,17 +87,22 @@ type StoreConfig struct {
 	// Stream is the JetStream stream holding every event; TRACKER by
 	// default.
 	Stream string
-	// Replicas is how many servers keep a copy of the stream: 1 for an
-	// embedded or single server (the default), 3 in a cluster.
+	// Replicas is how many servers keep a copy of the stream. 0, the
+	// default, chooses: 3 on a NATS cluster that can place three replicas
+	// (at least three JetStream servers), 1 otherwise.
 	Replicas int
+	// Out, when set, receives one line for each choice about replicas
+	// that an operator should see at startup: a stream scaled up, or a
+	// cluster that could not place three replicas.
+	Out io.Writer
 }
 
 func (c *StoreConfig) setDefaults() {
 	if c.Stream == "" {
 		c.Stream = DefaultStream
 	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
+	if c.Out == nil {
+		c.Out = io.Discard
 	}
 }
 
@@ -106,8 +112,8 @@ func (c *StoreConfig) Validate() error {
 	if c.Stream == "" || strings.ContainsAny(c.Stream, ".*> \t\r\n/\\") {
 		errs = append(errs, fmt.Errorf("stream name %q is not a valid JetStream name", c.Stream))
 	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("replicas %d out of range 1-5", c.Replicas))
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas %d out of range 1-5 (0 chooses)", c.Replicas))
 	}
 	return errors.Join(errs...)
 }
@@ -142,8 +148,10 @@ type Store struct {
 // history may already be affected and an operator has to look. Settings
 // that only add protection or capability are fixed in place: deny delete,
 // deny purge, direct get, atomic publish, a duplicate window shorter than
-// DuplicateWindow, fewer replicas than configured. More replicas or a
-// longer window than configured are kept: lowering them never helps.
+// DuplicateWindow. Fewer replicas than configured, or than a cluster
+// allows when cfg.Replicas is 0, are scaled up in place (see
+// StoreConfig.Out). More replicas or a longer window than configured are
+// kept: lowering them never helps.
 func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -153,21 +161,17 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
+	replicas := newReplicaPlan(nc, cfg.Replicas, cfg.Out, "event store")
 	want := streamConfig(cfg)
-	st, err := js.Stream(ctx, cfg.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		// Creating an identical stream is idempotent on the server, so two
-		// processes starting at once both succeed; a differing one made by
-		// someone else in between is checked below.
-		st, err = js.CreateStream(ctx, want)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			st, err = js.Stream(ctx, cfg.Stream)
-		}
-	}
+	st, err := replicas.open(ctx, js, want)
 	if err != nil {
-		return nil, fmt.Errorf("open event store: stream %s: %w", cfg.Stream, err)
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	if st, err = replicas.scale(ctx, js, st); err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	have := st.CachedInfo().Config
+	want.Replicas = have.Replicas
 	problems, fixed := reconcile(have, want)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("open event store: stream %s: %w: %s", cfg.Stream, ErrStreamConfig, strings.Join(problems, "; "))
@@ -204,7 +208,6 @@ func streamConfig(cfg StoreConfig) jetstream.StreamConfig {
 		// One command's events are written as one atomic batch.
 		AllowAtomicPublish: true,
 		Duplicates:         DuplicateWindow,
-		Replicas:           cfg.Replicas,
 	}
 }
 
@@ -309,11 +312,12 @@ func classify(err error) error {
 		switch apiErr.ErrorCode {
 		case codeWrongLastSequence, codeWrongLastSequenceConstant, codeDuplicateInProcess:
 			return fmt.Errorf("%w: %w", ErrConflict, err)
-		case codeExpectedNotReady, codeAtomicTooManyInflight, codeBatchTooManyInflight:
+		}
+		if transientCode(apiErr) {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
-	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if transient(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err

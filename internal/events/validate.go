@@ -13,11 +13,6 @@ import (
 	"github.com/failforward/failforward/schema"
 )
 
-// SchemaBaseURL is the base of every event schema's $id: the schemas
-// refer to one another relative to it, and it is where the repository
-// publishes them.
-const SchemaBaseURL = "https://raw.githubusercontent.com/failforward/failforward/main/schema/events/"
-
 // envelopeSchema is the file of the envelope's schema in schema/events.
 const envelopeSchema = "cloudevent.json"
 
@@ -69,14 +64,14 @@ func newValidator(strict bool) (*Validator, error) {
 			closeObjects(doc)
 		}
 		base := path.Base(f)
-		if err := c.AddResource(SchemaBaseURL+base, doc); err != nil {
+		if err := c.AddResource(schema.EventSchemaID(base), doc); err != nil {
 			return nil, fmt.Errorf("add %s: %w", f, err)
 		}
 		if base != envelopeSchema {
 			known[strings.TrimSuffix(base, ".json")] = true
 		}
 	}
-	env, err := c.Compile(SchemaBaseURL + envelopeSchema)
+	env, err := c.Compile(schema.EventSchemaID(envelopeSchema))
 	if err != nil {
 		return nil, fmt.Errorf("compile event schemas: %w", err)
 	}

@@ -44,60 +44,17 @@ type experimentAggregate struct {
 
 func (a *experimentAggregate) exists() bool { return a.version > 0 }
 
-// apply folds one event into the state. It only changes state; every rule
-// was checked when the event was decided.
+// apply folds one event into the state with Experiment.Apply, and counts
+// it in the aggregate's history.
 func (a *experimentAggregate) apply(r *events.Recorded) error {
-	name, p, err := events.Payload(&r.Envelope)
+	_, p, err := events.Payload(&r.Envelope)
 	if err != nil {
 		return fmt.Errorf("experiment %s event %d: %w", r.Subject, r.Sequence, err)
 	}
-	s := &a.state
-	switch p := p.(type) {
-	case *events.ExperimentRegisteredV1:
-		*s = Experiment{
-			ID: r.Subject, Team: p.Team, Title: p.Title, Kind: p.Kind, Hypothesis: p.Hypothesis,
-			SuccessMetric: p.SuccessMetric, SuccessCriteria: p.SuccessCriteria, Owner: p.Owner,
-			Tags: nonNil(p.Tags), BuildsOn: nonNil(p.BuildsOn), Visibility: p.Visibility, Cost: p.Cost,
-			Status: StatusPlanned, RegisteredAt: r.Time.UTC(), Learnings: []Learning{},
-		}
-	case *events.ExperimentRevisedV1:
-		set(&s.Title, p.Title)
-		set(&s.Kind, p.Kind)
-		set(&s.Hypothesis, p.Hypothesis)
-		set(&s.SuccessMetric, p.SuccessMetric)
-		set(&s.SuccessCriteria, p.SuccessCriteria)
-		set(&s.Owner, p.Owner)
-		set(&s.Visibility, p.Visibility)
-		if p.Tags != nil {
-			s.Tags = nonNil(*p.Tags)
-		}
-		if p.Cost != nil {
-			s.Cost = p.Cost
-		}
-	case *events.ExperimentStartedV1:
-		s.Status = StatusRunning
-		s.StartedAt = ptr(p.StartedAt.UTC())
-	case *events.ExperimentConcludedV1:
-		s.Status = StatusConcluded
-		s.Outcome, s.Decision, s.Summary, s.Observed = p.Outcome, p.Decision, p.Summary, p.Observed
-		s.FailureReasons = p.FailureReasons
-		s.ConcludedAt = ptr(p.ConcludedAt.UTC())
-	case *events.ExperimentOutcomeRevisedV1:
-		s.Outcome = p.Outcome
-		s.OutcomeRevisions++
-	case *events.ExperimentAbandonedV1:
-		s.Status = StatusAbandoned
-		s.AbandonReason = p.Reason
-		s.AbandonedAt = ptr(p.AbandonedAt.UTC())
-	case *events.ExperimentLearningRecordedV1:
-		s.Learnings = append(s.Learnings, Learning{
-			ID: p.LearningID, ExperimentID: s.ID, Text: p.Text, Skills: nonNil(p.Skills), RecordedAt: r.Time.UTC(),
-		})
-	default:
-		return fmt.Errorf("experiment %s event %d: %s is not an experiment event", r.Subject, r.Sequence, name)
+	if err := a.state.Apply(r, p); err != nil {
+		return err
 	}
 	a.record(r)
-	s.Version, s.Position = a.version, a.position
 	return nil
 }
 
@@ -116,9 +73,15 @@ func (a *experimentAggregate) revise(cmd ReviseExperiment) ([]change, error) {
 	if err := a.state.checkAllows(CommandRevise); err != nil {
 		return nil, err
 	}
+	tags := cmd.Tags
+	if tags != nil {
+		// As on registration: the list names each tag once.
+		d := nonNil(dedupe(*tags))
+		tags = &d
+	}
 	return []change{{events.ExperimentRevised, &events.ExperimentRevisedV1{
 		Title: cmd.Title, Kind: cmd.Kind, Hypothesis: cmd.Hypothesis, SuccessMetric: cmd.SuccessMetric,
-		SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner, Tags: cmd.Tags, Visibility: cmd.Visibility, Cost: cmd.Cost,
+		SuccessCriteria: cmd.SuccessCriteria, Owner: cmd.Owner, Tags: tags, Visibility: cmd.Visibility, Cost: cmd.Cost,
 	}}}, nil
 }
 
@@ -191,32 +154,22 @@ type innovationAggregate struct {
 
 func (a *innovationAggregate) exists() bool { return a.version > 0 }
 
+// apply folds one event into the state with Innovation.Apply, and counts
+// it in the aggregate's history.
 func (a *innovationAggregate) apply(r *events.Recorded) error {
-	name, p, err := events.Payload(&r.Envelope)
+	_, p, err := events.Payload(&r.Envelope)
 	if err != nil {
 		return fmt.Errorf("innovation %s event %d: %w", r.Subject, r.Sequence, err)
 	}
-	s := &a.state
-	switch p := p.(type) {
-	case *events.InnovationRecordedV1:
-		*s = Innovation{ID: r.Subject, Team: p.Team, Title: p.Title, Description: p.Description,
-			LaunchedAt: p.LaunchedAt.UTC(), RecordedAt: r.Time.UTC(), InformedBy: []Link{}}
-	case *events.InnovationLinkedV1:
-		if !slices.ContainsFunc(s.InformedBy, func(l Link) bool { return l.ExperimentID == p.ExperimentID }) {
-			s.InformedBy = append(s.InformedBy, Link{ExperimentID: p.ExperimentID, Note: p.Note, LinkedAt: r.Time.UTC()})
-		}
-	case *events.InnovationUnlinkedV1:
-		s.InformedBy = slices.DeleteFunc(s.InformedBy, func(l Link) bool { return l.ExperimentID == p.ExperimentID })
-	default:
-		return fmt.Errorf("innovation %s event %d: %s is not an innovation event", r.Subject, r.Sequence, name)
+	if err := a.state.Apply(r, p); err != nil {
+		return err
 	}
 	a.record(r)
-	s.Version, s.Position = a.version, a.position
 	return nil
 }
 
 func (a *innovationAggregate) linked(experimentID string) bool {
-	return slices.ContainsFunc(a.state.InformedBy, func(l Link) bool { return l.ExperimentID == experimentID })
+	return a.state.informedBy(experimentID)
 }
 
 func nonNil[T any](s []T) []T {

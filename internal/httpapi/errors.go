@@ -57,10 +57,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p := httperr.Of(err)
-	switch p.Status {
-	case http.StatusInternalServerError:
+	switch {
+	case p.Internal():
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	case http.StatusServiceUnavailable:
+	case p.Unavailable():
+		s.log.WarnContext(r.Context(), "store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, p.Status, errorBody{errorDetail{Code: p.Code, Message: p.Message, Field: p.Field}})

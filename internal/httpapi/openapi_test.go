@@ -408,6 +408,9 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "GET", path: "/healthz", want: 200})
 	c.send(call{method: "GET", path: "/readyz", want: 200})
 	c.send(call{method: "GET", path: "/metrics", want: 200})
+	c.send(call{method: "GET", path: "/schema/events/experiment.concluded.v1.json", want: 200})
+	c.succeeded["GET /schema/events/{file}"] = true
+	c.send(call{method: "GET", path: "/schema/events/experiment.exploded.v1.json", want: 404})
 	c.send(call{method: "GET", path: "/v1/events?after=" + strconv.FormatUint(last+1, 10), token: f.lead, want: 400})
 	// The stream itself is checked by its own tests; here only its status
 	// and media type are.
@@ -440,5 +443,35 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		if !c.succeeded[route] {
 			t.Errorf("%s was never exercised with success against openapi.yaml", route)
 		}
+	}
+}
+
+// TestOpenAPITokenOnlyWithTokens checks that the document asks for a
+// bearer token only as one alternative: a server without AUTH_FILE takes
+// requests with no credentials, and the document must not call them
+// invalid.
+func TestOpenAPITokenOnlyWithTokens(t *testing.T) {
+	var doc struct {
+		Security []map[string][]string `yaml:"security"`
+	}
+	if err := yaml.Unmarshal(openAPIBytes(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var none, bearer bool
+	for _, req := range doc.Security {
+		_, hasBearer := req["bearer"]
+		none = none || len(req) == 0
+		bearer = bearer || (hasBearer && len(req) == 1)
+	}
+	if !none || !bearer {
+		t.Errorf("security = %v, want [{}, {bearer: []}]", doc.Security)
+	}
+	v := openAPIValidator(t)
+	req, err := http.NewRequest("GET", "http://127.0.0.1:8080/v1/experiments", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, errs := v.ValidateHttpRequestSync(req); !ok {
+		t.Errorf("a request without a token does not match openapi.yaml:%s", validationErrors(errs))
 	}
 }

@@ -31,6 +31,7 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.handleMetrics())
+	m.HandleFunc("GET /schema/events/{file}", s.handleEventSchema)
 	m.HandleFunc("/v1/", s.handleNotFound)
 }
 

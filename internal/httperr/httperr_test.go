@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/httperr"
 	"github.com/failforward/failforward/internal/readmodel"
@@ -30,6 +31,8 @@ func TestOf(t *testing.T) {
 		{"bad filter", fmt.Errorf("outcomes: %w", readmodel.ErrBadFilter), http.StatusBadRequest, "invalid", "", "the filter is not valid: check from, to and bucket"},
 		{"bad cursor", readmodel.ErrBadCursor, http.StatusBadRequest, "invalid", "cursor", "is not a cursor this API gave out"},
 		{"not caught up", readstore.ErrNotCaughtUp, http.StatusServiceUnavailable, httperr.CodeNotCaughtUp, "min_position", "the read models have not reached that position yet; try again"},
+		{"event store down", fmt.Errorf("append: %w", events.ErrUnavailable), http.StatusServiceUnavailable, httperr.CodeUnavailable, "", "the event store is unavailable right now; try again, with the same Idempotency-Key for a command"},
+		{"read store down", fmt.Errorf("list: %w", readstore.ErrUnavailable), http.StatusServiceUnavailable, httperr.CodeUnavailable, "", "the read store is unavailable right now; try again"},
 		{"anything else", errors.New("connection refused by 10.0.0.1"), http.StatusInternalServerError, httperr.CodeInternal, "", "internal error"},
 		{"unknown domain code", &experiments.Error{Code: "odd", Message: "odd"}, http.StatusInternalServerError, httperr.CodeInternal, "", "internal error"},
 	} {

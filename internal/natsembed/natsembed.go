@@ -53,11 +53,9 @@ type Config struct {
 	// ReadyTimeout bounds how long Start waits for the server to accept
 	// connections; 10s by default.
 	ReadyTimeout time.Duration
-	// SyncAlways makes JetStream fsync every write before acknowledging
-	// it. Off, acknowledged writes reach the OS at once (a crash of this
-	// process loses nothing) but the disk only every two minutes (a power
-	// loss can). On, every write pays for an fsync.
-	SyncAlways bool
+	// Sync says when JetStream forces writes to disk; SyncAlways, each
+	// write before it is acknowledged, by default.
+	Sync SyncPolicy
 	// Logger receives the server's log lines; nil discards them, so that
 	// the server never writes to stdout or stderr by itself.
 	Logger *slog.Logger
@@ -73,6 +71,9 @@ func (c *Config) setDefaults() {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 10 * time.Second
 	}
+	if c.Sync == "" {
+		c.Sync = SyncAlways
+	}
 }
 
 // Validate reports every problem with the configuration at once.
@@ -86,6 +87,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("ready timeout %s is negative", c.ReadyTimeout))
+	}
+	if c.Sync != "" {
+		errs = append(errs, c.Sync.Validate())
 	}
 	return errors.Join(errs...)
 }
@@ -133,7 +137,7 @@ func start(cfg Config, dir string) (*server.Server, error) {
 		Port:       cfg.Port,
 		JetStream:  true,
 		StoreDir:   dir,
-		SyncAlways: cfg.SyncAlways,
+		SyncAlways: cfg.Sync == SyncAlways,
 		// The logger below is the only output; an embedding process owns
 		// its signals.
 		NoLog:  true,

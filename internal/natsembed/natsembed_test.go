@@ -92,6 +92,20 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// An acknowledged write survives a power loss only if it was synced
+// first, so that is what a server gets unless it asks otherwise.
+func TestSyncPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		sync natsembed.SyncPolicy
+		want bool
+	}{{"", true}, {natsembed.SyncAlways, true}, {natsembed.SyncInterval, false}} {
+		srv := start(t, natsembed.Config{StoreDir: t.TempDir(), Sync: tt.sync})
+		if got := srv.JetStreamConfig().SyncAlways; got != tt.want {
+			t.Errorf("Sync %q: JetStream sync always = %t, want %t", tt.sync, got, tt.want)
+		}
+	}
+}
+
 func TestStartWithHelper(t *testing.T) {
 	_, nc := natsembedtest.Start(t)
 	js, err := jetstream.New(nc)
@@ -114,7 +128,8 @@ func TestConfigValidate(t *testing.T) {
 		{"ok", natsembed.Config{StoreDir: "x", Port: -1}, nil},
 		{"ok fixed port", natsembed.Config{StoreDir: "x", Port: 14222}, nil},
 		{"no store dir", natsembed.Config{}, []string{"store dir"}},
-		{"every problem at once", natsembed.Config{Port: 70000, ReadyTimeout: -time.Second}, []string{"store dir", "port 70000", "ready timeout"}},
+		{"sync interval", natsembed.Config{StoreDir: "x", Sync: natsembed.SyncInterval}, nil},
+		{"every problem at once", natsembed.Config{Port: 70000, ReadyTimeout: -time.Second, Sync: "sometimes"}, []string{"store dir", "port 70000", "ready timeout", `sync policy "sometimes"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

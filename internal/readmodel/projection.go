@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -120,6 +119,7 @@ type batch struct {
 	experiments    map[string]*experimentRow
 	innovations    map[string]*innovationRow
 	links          map[linkKey]*linkRow
+	linksOf        map[string][]linkKey // every link row of an innovation
 	knownLearnings map[string]bool
 
 	dirtyExperiments map[string]bool
@@ -144,6 +144,7 @@ func newBatch() *batch {
 		experiments:       map[string]*experimentRow{},
 		innovations:       map[string]*innovationRow{},
 		links:             map[linkKey]*linkRow{},
+		linksOf:           map[string][]linkKey{},
 		knownLearnings:    map[string]bool{},
 		storedExperiments: map[string]bool{},
 		storedInnovations: map[string]bool{},
@@ -157,74 +158,43 @@ func newBatch() *batch {
 }
 
 // apply folds one decoded event onto the batch state and returns why it
-// was skipped, or "" when it applied.
+// was skipped, or "" when it applied. The state changes themselves are
+// the domain's (Experiment.Apply, Innovation.Apply); the batch checks
+// what only the read model can see (an aggregate it never saw, a
+// duplicate, a link to an unknown experiment) before folding, and
+// derives the rows of other tables from the folded state and the event.
 func (b *batch) apply(d decodedEvent) string {
 	ev := d.ev
-	id := ev.Subject
 	var reason string
 	switch p := d.payload.(type) {
 	case *events.ExperimentRegisteredV1:
 		reason = b.registerExperiment(ev, p)
 	case *events.ExperimentRevisedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string { return b.reviseExperiment(x, p) })
-	case *events.ExperimentStartedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string {
-			x.Status = experiments.StatusRunning
-			x.StartedAt = dbTimePtr(orTime(p.StartedAt, ev))
-			x.StartedMonth = monthOf(*x.StartedAt)
-			return ""
-		})
-	case *events.ExperimentConcludedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string {
-			x.Status = experiments.StatusConcluded
-			x.Outcome, x.Decision, x.Summary, x.Observed = p.Outcome, p.Decision, p.Summary, p.Observed
-			x.FailureReasons = p.FailureReasons
-			x.ConcludedAt = dbTimePtr(orTime(p.ConcludedAt, ev))
-			x.ConcludedMonth = monthOf(*x.ConcludedAt)
-			return ""
-		})
-	case *events.ExperimentOutcomeRevisedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string {
-			x.Outcome = p.Outcome
-			x.OutcomeRevisions++
-			return ""
-		})
-	case *events.ExperimentAbandonedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string {
-			x.Status = experiments.StatusAbandoned
-			x.AbandonReason = p.Reason
-			x.AbandonedAt = dbTimePtr(orTime(p.AbandonedAt, ev))
-			x.AbandonedMonth = monthOf(*x.AbandonedAt)
-			return ""
-		})
+		if _, reason = b.foldExperiment(ev, p); reason == "" && p.Tags != nil {
+			b.retagged[ev.Subject] = true
+		}
+	case *events.ExperimentStartedV1, *events.ExperimentConcludedV1, *events.ExperimentOutcomeRevisedV1,
+		*events.ExperimentAbandonedV1:
+		_, reason = b.foldExperiment(ev, p)
 	case *events.ExperimentLearningRecordedV1:
-		reason = b.changeExperiment(ev, func(x *experimentRow) string { return b.recordLearning(ev, x, p) })
+		reason = b.recordLearning(ev, p)
 	case *events.InnovationRecordedV1:
 		reason = b.recordInnovation(ev, p)
 	case *events.InnovationLinkedV1:
-		reason = b.changeInnovation(ev, func(*innovationRow) string { return b.link(ev, p) })
+		reason = b.changeLink(ev, p, "link to", p.ExperimentID)
 	case *events.InnovationUnlinkedV1:
-		reason = b.changeInnovation(ev, func(*innovationRow) string { return b.unlink(id, p) })
+		reason = b.changeLink(ev, p, "unlink from", p.ExperimentID)
 	default:
 		reason = fmt.Sprintf("no projection for event type %q", ev.Type)
 	}
 	if reason == "" {
 		aggregate, _, _ := strings.Cut(d.name, ".")
 		b.history = append(b.history, historyRow{
-			Position: ev.Sequence, Aggregate: aggregate, AggregateID: id, EventID: ev.ID, EventType: ev.Type,
+			Position: ev.Sequence, Aggregate: aggregate, AggregateID: ev.Subject, EventID: ev.ID, EventType: ev.Type,
 			Team: ev.Team, Actor: ev.Actor, OccurredAt: dbTime(ev.Time), Data: string(ev.Data),
 		})
 	}
 	return reason
-}
-
-// orTime is the payload's date, or the envelope's time when an event was
-// written without one: the read model must still place it in a period.
-func orTime(t time.Time, ev *events.Recorded) time.Time {
-	if t.IsZero() {
-		return ev.Time
-	}
-	return t
 }
 
 func (b *batch) registerExperiment(ev *events.Recorded, p *events.ExperimentRegisteredV1) string {
@@ -232,26 +202,16 @@ func (b *batch) registerExperiment(ev *events.Recorded, p *events.ExperimentRegi
 	if _, ok := b.experiments[id]; ok {
 		return fmt.Sprintf("duplicate registration: experiment %s is already registered", id)
 	}
-	x := &experimentRow{
-		ID: id, Team: p.Team, Title: p.Title, Kind: p.Kind, Hypothesis: p.Hypothesis,
-		SuccessMetric: p.SuccessMetric, SuccessCriteria: p.SuccessCriteria, Owner: p.Owner,
-		Tags: p.Tags, BuildsOn: p.BuildsOn, Visibility: p.Visibility, Status: experiments.StatusPlanned,
-		RegisteredAt: dbTime(ev.Time), RegisteredMonth: monthOf(ev.Time),
-		Version: 1, Position: ev.Sequence,
+	var x experiments.Experiment
+	if err := x.Apply(ev, p); err != nil {
+		return err.Error()
 	}
-	if x.Team == "" {
-		x.Team = ev.Team
-	}
-	if x.Visibility == "" {
-		x.Visibility = experiments.VisibilityOrg
-	}
-	if p.Cost != nil {
-		x.CostPersonDays, x.CostSpend = p.Cost.PersonDays, p.Cost.Spend
-	}
-	b.experiments[id] = x
+	row := &experimentRow{}
+	row.setState(&x)
+	b.experiments[id] = row
 	b.dirtyExperiments[id] = true
 	b.retagged[id] = true
-	for _, up := range p.BuildsOn {
+	for _, up := range x.BuildsOn {
 		if up != "" && up != id {
 			b.edges[edgeKey{id, up}] = true
 		}
@@ -259,59 +219,47 @@ func (b *batch) registerExperiment(ev *events.Recorded, p *events.ExperimentRegi
 	return ""
 }
 
-// changeExperiment applies fn to a known experiment and counts the event
-// in its version.
-func (b *batch) changeExperiment(ev *events.Recorded, fn func(*experimentRow) string) string {
-	x, ok := b.experiments[ev.Subject]
+// foldExperiment folds the event into a known experiment and returns the
+// experiment's state after it, as the fold left it.
+func (b *batch) foldExperiment(ev *events.Recorded, p any) (experiments.Experiment, string) {
+	row, ok := b.experiments[ev.Subject]
 	if !ok {
-		return fmt.Sprintf("unknown experiment %s: never registered", ev.Subject)
+		return experiments.Experiment{}, unknownExperiment(ev.Subject)
 	}
-	if reason := fn(x); reason != "" {
-		return reason
+	// The row keeps no learnings, so the state starts with none and ends
+	// with the one this event recorded, if any.
+	x := row.experiment()
+	if err := x.Apply(ev, p); err != nil {
+		return experiments.Experiment{}, err.Error()
 	}
-	x.Version++
-	x.Position = ev.Sequence
-	b.dirtyExperiments[x.ID] = true
-	return ""
+	row.setState(&x)
+	b.dirtyExperiments[row.ID] = true
+	return x, ""
 }
 
-// reviseExperiment changes only the fields the revision carries.
-func (b *batch) reviseExperiment(x *experimentRow, p *events.ExperimentRevisedV1) string {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&x.Title, p.Title)
-	set(&x.Kind, p.Kind)
-	set(&x.Hypothesis, p.Hypothesis)
-	set(&x.SuccessMetric, p.SuccessMetric)
-	set(&x.SuccessCriteria, p.SuccessCriteria)
-	set(&x.Owner, p.Owner)
-	set(&x.Visibility, p.Visibility)
-	if p.Tags != nil {
-		x.Tags = *p.Tags
-		b.retagged[x.ID] = true
-	}
-	if p.Cost != nil {
-		x.CostPersonDays, x.CostSpend = p.Cost.PersonDays, p.Cost.Spend
-	}
-	return ""
+func unknownExperiment(id string) string {
+	return fmt.Sprintf("unknown experiment %s: never registered", id)
 }
 
-func (b *batch) recordLearning(ev *events.Recorded, x *experimentRow, p *events.ExperimentLearningRecordedV1) string {
+func (b *batch) recordLearning(ev *events.Recorded, p *events.ExperimentLearningRecordedV1) string {
+	row, ok := b.experiments[ev.Subject]
 	switch {
+	case !ok:
+		return unknownExperiment(ev.Subject)
 	case p.LearningID == "":
 		return "learning has no learning_id"
 	case b.knownLearnings[p.LearningID]:
 		return fmt.Sprintf("duplicate learning %s", p.LearningID)
 	}
-	b.knownLearnings[p.LearningID] = true
-	b.learnings = append(b.learnings, &learningRow{
-		ID: p.LearningID, ExperimentID: x.ID, Team: x.Team, Text: p.Text, Skills: p.Skills,
-		RecordedAt: dbTime(ev.Time), RecordedMonth: monthOf(ev.Time), Position: ev.Sequence,
-	})
-	x.LearningCount++
+	x, reason := b.foldExperiment(ev, p)
+	if reason != "" {
+		return reason
+	}
+	for _, l := range x.Learnings {
+		b.knownLearnings[l.ID] = true
+		b.learnings = append(b.learnings, newLearningRow(l, x.Team, ev.Sequence))
+		row.LearningCount++
+	}
 	return ""
 }
 
@@ -320,63 +268,64 @@ func (b *batch) recordInnovation(ev *events.Recorded, p *events.InnovationRecord
 	if _, ok := b.innovations[id]; ok {
 		return fmt.Sprintf("duplicate recording: innovation %s is already recorded", id)
 	}
-	n := &innovationRow{
-		ID: id, Team: p.Team, Title: p.Title, Description: p.Description,
-		LaunchedAt: dbTime(orTime(p.LaunchedAt, ev)), RecordedAt: dbTime(ev.Time),
-		Version: 1, Position: ev.Sequence,
+	var n experiments.Innovation
+	if err := n.Apply(ev, p); err != nil {
+		return err.Error()
 	}
-	if n.Team == "" {
-		n.Team = ev.Team
-	}
-	b.innovations[id] = n
+	row := &innovationRow{}
+	row.setState(&n)
+	b.innovations[id] = row
 	b.dirtyInnovations[id] = true
 	return ""
 }
 
-// changeInnovation applies fn to a known innovation and counts the event
-// in its version.
-func (b *batch) changeInnovation(ev *events.Recorded, fn func(*innovationRow) string) string {
-	n, ok := b.innovations[ev.Subject]
+// changeLink folds a link or unlink into a known innovation, with every
+// link it has, and writes back the link rows the fold changed. A link
+// that is no longer active keeps its row, inactive, so that a later link
+// revives it in place. verb names the change in a skip reason.
+func (b *batch) changeLink(ev *events.Recorded, p any, verb, experimentID string) string {
+	row, ok := b.innovations[ev.Subject]
 	if !ok {
 		return fmt.Sprintf("unknown innovation %s: never recorded", ev.Subject)
 	}
-	if reason := fn(n); reason != "" {
-		return reason
+	if _, ok := b.experiments[experimentID]; !ok {
+		return fmt.Sprintf("%s unknown experiment %q", verb, experimentID)
 	}
-	n.Version++
-	n.Position = ev.Sequence
+	n := row.innovation()
+	for _, k := range b.linksOf[n.ID] {
+		if l := b.links[k]; l.Active {
+			n.InformedBy = append(n.InformedBy, l.link())
+		}
+	}
+	if err := n.Apply(ev, p); err != nil {
+		return err.Error()
+	}
+	row.setState(&n)
 	b.dirtyInnovations[n.ID] = true
+	b.syncLinks(&n)
 	return ""
 }
 
-// link activates the link. Linking an active link again changes nothing
-// (linking is idempotent, so the first note and time stand); linking an
-// unlinked one again revives it with the new note and time.
-func (b *batch) link(ev *events.Recorded, p *events.InnovationLinkedV1) string {
-	if _, ok := b.experiments[p.ExperimentID]; !ok {
-		return fmt.Sprintf("link to unknown experiment %q", p.ExperimentID)
-	}
-	k := linkKey{ev.Subject, p.ExperimentID}
-	if l, ok := b.links[k]; ok && l.Active {
-		return ""
-	}
-	b.links[k] = &linkRow{InnovationID: k.innovation, ExperimentID: k.experiment, Note: p.Note,
-		Active: true, LinkedAt: dbTime(ev.Time)}
-	b.dirtyLinks[k] = true
-	return ""
-}
-
-// unlink deactivates the link and keeps its row, so that a later link
-// revives it in place. Unlinking what is not linked changes no link but
-// is still an event of the innovation.
-func (b *batch) unlink(innovation string, p *events.InnovationUnlinkedV1) string {
-	if _, ok := b.experiments[p.ExperimentID]; !ok {
-		return fmt.Sprintf("unlink from unknown experiment %q", p.ExperimentID)
-	}
-	k := linkKey{innovation, p.ExperimentID}
-	if l, ok := b.links[k]; ok && l.Active {
-		l.Active = false
+// syncLinks makes the link rows of n say what its state says: every link
+// of n active, with its note and time, and every other link inactive.
+func (b *batch) syncLinks(n *experiments.Innovation) {
+	active := make(map[linkKey]bool, len(n.InformedBy))
+	for _, l := range n.InformedBy {
+		k := linkKey{n.ID, l.ExperimentID}
+		active[k] = true
+		want := newLinkRow(n.ID, l)
+		if have, ok := b.links[k]; ok && have.same(want) {
+			continue
+		} else if !ok {
+			b.linksOf[n.ID] = append(b.linksOf[n.ID], k)
+		}
+		b.links[k] = want
 		b.dirtyLinks[k] = true
 	}
-	return ""
+	for _, k := range b.linksOf[n.ID] {
+		if l := b.links[k]; l.Active && !active[k] {
+			l.Active = false
+			b.dirtyLinks[k] = true
+		}
+	}
 }

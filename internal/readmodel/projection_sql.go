@@ -105,6 +105,7 @@ func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEve
 		}
 		k := linkKey{l.InnovationID, l.ExperimentID}
 		b.links[k] = &l
+		b.linksOf[k.innovation] = append(b.linksOf[k.innovation], k)
 		b.storedLinks[k] = true
 		return nil
 	})
@@ -129,101 +130,125 @@ func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEve
 // stored version of every changed row is deleted, and every changed or
 // new row inserted. No row is written twice in one batch.
 func (p *Projection) write(ctx context.Context, tx *batchTx, b *batch) error {
-	t := p.tables
+	t := &p.tables
 	// The experiments and history rows are the most values; one buffer of
 	// that size serves every table.
-	rows := make([]any, 0, max(len(b.dirtyExperiments)*len(t.experiments.columns), len(b.history)*len(t.history.columns)))
+	w := &batchWriter{tx: tx, t: t, b: b,
+		rows: make([]any, 0, max(len(b.dirtyExperiments)*len(t.experiments.columns), len(b.history)*len(t.history.columns)))}
+	for _, step := range []func(context.Context) error{
+		w.experiments, w.tags, w.edges, w.learnings, w.innovations, w.links, w.history,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batchWriter writes one batch's rows, table by table, reusing one buffer
+// of values.
+type batchWriter struct {
+	tx   *batchTx
+	t    *projectionTables
+	b    *batch
+	rows []any
+}
+
+func (w *batchWriter) experiments(ctx context.Context) error {
+	return replaceChanged(ctx, w, w.t.experiments, w.b.dirtyExperiments, w.b.experiments, w.b.storedExperiments)
+}
+
+// replaceChanged writes the rows of an aggregate's table that the batch
+// changed (dirty), deleting first those that were stored before.
+func replaceChanged[R interface{ appendValues([]any) []any }](ctx context.Context, w *batchWriter, t *tableSpec,
+	dirty map[string]bool, rows map[string]R, stored map[string]bool) error {
+	w.rows = w.rows[:0]
 	var stale []string
-	for _, id := range sortedKeys(b.dirtyExperiments) {
-		rows = b.experiments[id].appendValues(rows)
-		if b.storedExperiments[id] {
+	for _, id := range sortedKeys(dirty) {
+		w.rows = rows[id].appendValues(w.rows)
+		if stored[id] {
 			stale = append(stale, id)
 		}
 	}
-	if err := tx.replace(ctx, t.experiments, stale, rows); err != nil {
-		return err
-	}
+	return w.tx.replace(ctx, t, stale, w.rows)
+}
 
-	// Tags are replaced whole when a registration or revision sets them;
-	// an experiment registered in this batch has none to clear.
-	rows, stale = rows[:0], stale[:0]
-	for _, id := range sortedKeys(b.retagged) {
-		for _, tag := range distinct(b.experiments[id].Tags) {
-			rows = append(rows, dbText(id), dbText(tag))
+// tags replaces an experiment's tags whole when a registration or
+// revision sets them; an experiment registered in this batch has none to
+// clear.
+func (w *batchWriter) tags(ctx context.Context) error {
+	w.rows = w.rows[:0]
+	var stale []string
+	for _, id := range sortedKeys(w.b.retagged) {
+		for _, tag := range distinct(w.b.experiments[id].Tags) {
+			w.rows = append(w.rows, dbText(id), dbText(tag))
 		}
-		if b.storedExperiments[id] {
+		if w.b.storedExperiments[id] {
 			stale = append(stale, id)
 		}
 	}
-	if err := tx.replace(ctx, t.tags, stale, rows); err != nil {
-		return err
-	}
+	return w.tx.replace(ctx, w.t.tags, stale, w.rows)
+}
 
-	rows = rows[:0]
-	edges := slices.SortedFunc(maps.Keys(b.edges), func(a, b edgeKey) int {
+func (w *batchWriter) edges(ctx context.Context) error {
+	w.rows = w.rows[:0]
+	edges := slices.SortedFunc(maps.Keys(w.b.edges), func(a, b edgeKey) int {
 		return cmp.Or(cmp.Compare(a.experiment, b.experiment), cmp.Compare(a.buildsOn, b.buildsOn))
 	})
 	for _, e := range edges {
-		rows = append(rows, dbText(e.experiment), dbText(e.buildsOn))
+		w.rows = append(w.rows, dbText(e.experiment), dbText(e.buildsOn))
 	}
-	if err := tx.insert(ctx, t.edges, rows); err != nil {
-		return err
-	}
+	return w.tx.insert(ctx, w.t.edges, w.rows)
+}
 
-	rows = rows[:0]
+func (w *batchWriter) learnings(ctx context.Context) error {
+	w.rows = w.rows[:0]
 	var skills []any
-	for _, l := range b.learnings {
-		rows = l.appendValues(rows)
+	for _, l := range w.b.learnings {
+		w.rows = l.appendValues(w.rows)
 		for _, s := range distinct(l.Skills) {
 			skills = append(skills, dbText(l.ID), dbText(s))
 		}
 	}
-	if err := tx.insert(ctx, t.learnings, rows); err != nil {
+	if err := w.tx.insert(ctx, w.t.learnings, w.rows); err != nil {
 		return err
 	}
-	if err := tx.insert(ctx, t.skills, skills); err != nil {
-		return err
-	}
+	return w.tx.insert(ctx, w.t.skills, skills)
+}
 
-	rows, stale = rows[:0], stale[:0]
-	for _, id := range sortedKeys(b.dirtyInnovations) {
-		rows = b.innovations[id].appendValues(rows)
-		if b.storedInnovations[id] {
-			stale = append(stale, id)
-		}
-	}
-	if err := tx.replace(ctx, t.innovations, stale, rows); err != nil {
-		return err
-	}
+func (w *batchWriter) innovations(ctx context.Context) error {
+	return replaceChanged(ctx, w, w.t.innovations, w.b.dirtyInnovations, w.b.innovations, w.b.storedInnovations)
+}
 
-	// Links are deleted and inserted per innovation: every link of an
-	// innovation that had a stored link changed, since the batch holds
-	// them all (it loaded every link of the innovations it touches), and
-	// the new links of the others.
+// links deletes and inserts links per innovation: every link of an
+// innovation that had a stored link changed, since the batch holds them
+// all (it loaded every link of the innovations it touches), and the new
+// links of the others.
+func (w *batchWriter) links(ctx context.Context) error {
 	relinked := map[string]bool{}
-	for k := range b.dirtyLinks {
-		if b.storedLinks[k] {
+	for k := range w.b.dirtyLinks {
+		if w.b.storedLinks[k] {
 			relinked[k.innovation] = true
 		}
 	}
-	rows = rows[:0]
-	links := slices.SortedFunc(maps.Keys(b.links), func(a, b linkKey) int {
+	w.rows = w.rows[:0]
+	links := slices.SortedFunc(maps.Keys(w.b.links), func(a, b linkKey) int {
 		return cmp.Or(cmp.Compare(a.innovation, b.innovation), cmp.Compare(a.experiment, b.experiment))
 	})
 	for _, k := range links {
-		if relinked[k.innovation] || b.dirtyLinks[k] {
-			rows = b.links[k].appendValues(rows)
+		if relinked[k.innovation] || w.b.dirtyLinks[k] {
+			w.rows = w.b.links[k].appendValues(w.rows)
 		}
 	}
-	if err := tx.replace(ctx, t.links, sortedKeys(relinked), rows); err != nil {
-		return err
-	}
+	return w.tx.replace(ctx, w.t.links, sortedKeys(relinked), w.rows)
+}
 
-	rows = rows[:0]
-	for i := range b.history {
-		rows = b.history[i].appendValues(rows)
+func (w *batchWriter) history(ctx context.Context) error {
+	w.rows = w.rows[:0]
+	for i := range w.b.history {
+		w.rows = w.b.history[i].appendValues(w.rows)
 	}
-	return tx.insert(ctx, t.history, rows)
+	return w.tx.insert(ctx, w.t.history, w.rows)
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {

@@ -122,7 +122,7 @@ func (r *experimentRow) experiment() experiments.Experiment {
 		SuccessMetric: r.SuccessMetric, SuccessCriteria: r.SuccessCriteria, Owner: r.Owner,
 		Tags: nonNil(r.Tags), BuildsOn: nonNil(r.BuildsOn), Visibility: r.Visibility, Status: r.Status,
 		Outcome: r.Outcome, Decision: r.Decision, Summary: r.Summary, Observed: r.Observed,
-		FailureReasons: r.FailureReasons, AbandonReason: r.AbandonReason,
+		FailureReasons: nonNil(r.FailureReasons), AbandonReason: r.AbandonReason,
 		OutcomeRevisions: r.OutcomeRevisions, Learnings: []experiments.Learning{},
 		RegisteredAt: r.RegisteredAt.UTC(), StartedAt: utcPtr(r.StartedAt),
 		ConcludedAt: utcPtr(r.ConcludedAt), AbandonedAt: utcPtr(r.AbandonedAt),
@@ -134,6 +134,37 @@ func (r *experimentRow) experiment() experiments.Experiment {
 		x.Cost = &events.Cost{PersonDays: r.CostPersonDays, Spend: r.CostSpend}
 	}
 	return x
+}
+
+// setState makes the row hold x, as the domain folded it, with the
+// columns only the row has (months, cost) derived from it. The learning
+// count is the row's own and stays.
+func (r *experimentRow) setState(x *experiments.Experiment) {
+	count := r.LearningCount
+	*r = experimentRow{
+		ID: x.ID, Team: x.Team, Title: x.Title, Kind: x.Kind, Hypothesis: x.Hypothesis,
+		SuccessMetric: x.SuccessMetric, SuccessCriteria: x.SuccessCriteria, Owner: x.Owner,
+		Tags: x.Tags, BuildsOn: x.BuildsOn, Visibility: x.Visibility, Status: x.Status,
+		Outcome: x.Outcome, Decision: x.Decision, Summary: x.Summary, Observed: x.Observed,
+		FailureReasons: x.FailureReasons, AbandonReason: x.AbandonReason,
+		OutcomeRevisions: x.OutcomeRevisions, LearningCount: count,
+		RegisteredAt: dbTime(x.RegisteredAt), RegisteredMonth: monthOf(x.RegisteredAt),
+		Version: x.Version, Position: x.Position,
+	}
+	if x.Cost != nil {
+		r.CostPersonDays, r.CostSpend = x.Cost.PersonDays, x.Cost.Spend
+	}
+	r.StartedAt, r.StartedMonth = dbTimeAndMonth(x.StartedAt)
+	r.ConcludedAt, r.ConcludedMonth = dbTimeAndMonth(x.ConcludedAt)
+	r.AbandonedAt, r.AbandonedMonth = dbTimeAndMonth(x.AbandonedAt)
+}
+
+// dbTimeAndMonth is an optional date as stored, and its month bucket.
+func dbTimeAndMonth(t *time.Time) (*time.Time, string) {
+	if t == nil {
+		return nil, ""
+	}
+	return dbTimePtr(*t), monthOf(*t)
 }
 
 const learningColumns = `id, experiment_id, team, text, skills, recorded_at, recorded_month, position`
@@ -152,6 +183,13 @@ type learningRow struct {
 func (r *learningRow) appendValues(args []any) []any {
 	return append(args, dbText(r.ID), dbText(r.ExperimentID), dbText(r.Team), dbText(r.Text), r.Skills.text(),
 		r.RecordedAt, r.RecordedMonth, int64(r.Position))
+}
+
+// newLearningRow is the row of l, recorded by an experiment of team at
+// stream position.
+func newLearningRow(l experiments.Learning, team string, position uint64) *learningRow {
+	return &learningRow{ID: l.ID, ExperimentID: l.ExperimentID, Team: team, Text: l.Text, Skills: l.Skills,
+		RecordedAt: dbTime(l.RecordedAt), RecordedMonth: monthOf(l.RecordedAt), Position: position}
 }
 
 func (r *learningRow) learning() experiments.Learning {
@@ -192,6 +230,13 @@ func (r *innovationRow) innovation() experiments.Innovation {
 		Version: r.Version, Position: r.Position}
 }
 
+// setState makes the row hold n, as the domain folded it; its links have
+// rows of their own.
+func (r *innovationRow) setState(n *experiments.Innovation) {
+	*r = innovationRow{ID: n.ID, Team: n.Team, Title: n.Title, Description: n.Description,
+		LaunchedAt: dbTime(n.LaunchedAt), RecordedAt: dbTime(n.RecordedAt), Version: n.Version, Position: n.Position}
+}
+
 const linkColumns = `innovation_id, experiment_id, note, active, linked_at`
 
 type linkRow struct {
@@ -204,6 +249,24 @@ type linkRow struct {
 
 func (r *linkRow) appendValues(args []any) []any {
 	return append(args, dbText(r.InnovationID), dbText(r.ExperimentID), dbText(r.Note), r.Active, r.LinkedAt)
+}
+
+// newLinkRow is the row of an active link of innovation.
+func newLinkRow(innovation string, l experiments.Link) *linkRow {
+	return &linkRow{InnovationID: innovation, ExperimentID: l.ExperimentID, Note: l.Note, Active: true,
+		LinkedAt: dbTime(l.LinkedAt)}
+}
+
+// link renders the row as a link of the domain's state.
+func (r *linkRow) link() experiments.Link {
+	return experiments.Link{ExperimentID: r.ExperimentID, Note: r.Note, LinkedAt: r.LinkedAt.UTC()}
+}
+
+// same reports whether r and o hold the same values (times as instants:
+// a driver may read them back in another zone).
+func (r *linkRow) same(o *linkRow) bool {
+	return r.InnovationID == o.InnovationID && r.ExperimentID == o.ExperimentID && r.Note == o.Note &&
+		r.Active == o.Active && r.LinkedAt.Equal(o.LinkedAt)
 }
 
 // scanLink reads a row of linkColumns without reflection.

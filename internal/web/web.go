@@ -311,8 +311,14 @@ type errorPage struct {
 // never shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	prob := httperr.Of(err)
-	if prob.Internal() {
+	switch {
+	case prob.Internal():
 		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	case prob.Unavailable():
+		h.log.Warn("web request: store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if prob.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
 	p := errorPageOf(err, prob)
 	h.render(w, r, prob.Status, "error", page{Title: p.Heading, Data: p})
@@ -333,6 +339,9 @@ func errorPageOf(err error, prob httperr.Problem) errorPage {
 	case http.StatusConflict, http.StatusPreconditionFailed:
 		return errorPage{Heading: "That cannot be done now", Message: sentence(prob.Message)}
 	case http.StatusServiceUnavailable:
+		if prob.Unavailable() {
+			return errorPage{Heading: "Not available right now", Message: "The server cannot reach its data at the moment. Try again in a moment; nothing you saved is lost."}
+		}
 		return errorPage{Heading: "Not ready yet", Message: "The dashboards are catching up with the latest changes. Try again in a moment."}
 	}
 	return errorPage{

@@ -19,6 +19,9 @@ func Start(tb testing.TB) (*natsembed.Server, *nats.Conn) {
 		StoreDir:   tb.TempDir(),
 		Port:       -1,
 		ServerName: "test",
+		// A test's broker does not outlive a power loss anyway, and an
+		// fsync per write would slow every test that writes.
+		Sync: natsembed.SyncInterval,
 	})
 	if err != nil {
 		tb.Fatalf("start embedded nats: %v", err)

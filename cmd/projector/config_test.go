@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestLogFormat checks that LOG_FORMAT=json (or -log-format json) makes
+// the projector log JSON lines, and that another value is refused.
+func TestLogFormat(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "sqlite:x.db", "LOG_FORMAT": "json"}
+	getenv := func(k string) string { return env[k] }
+	for _, name := range []string{"projector", "rebuild"} {
+		cfg, err := parseConfig(name, nil, getenv, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		cfg.logger(&out).Error("batch failed", "position", 7)
+		var line map[string]any
+		if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "batch failed" || line["position"] != 7.0 {
+			t.Errorf("%s with LOG_FORMAT=json wrote %q", name, out.String())
+		}
+	}
+	cfg, err := parseConfig("projector", []string{"-log-format", "text"}, getenv, io.Discard)
+	if err != nil || cfg.LogFormat != "text" {
+		t.Errorf("-log-format text = %q, %v", cfg.LogFormat, err)
+	}
+	env["LOG_FORMAT"] = "xml"
+	if _, err := parseConfig("projector", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "LOG_FORMAT") {
+		t.Errorf("LOG_FORMAT=xml = %v, want an error naming LOG_FORMAT", err)
+	}
+}
