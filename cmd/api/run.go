@@ -58,39 +58,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// The event store: embedded JetStream under DATA_DIR, or NATS_URL.
-	natsURL := cfg.NATSURL
-	if cfg.embeddedNATS() {
-		dir := filepath.Join(cfg.DataDir, "jetstream")
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
-		}
-		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir, Sync: cfg.EmbeddedSync})
-		if err != nil {
-			return err
-		}
-		defer ns.Shutdown()
-		natsURL = ns.ClientURL()
-		abs, _ := filepath.Abs(dir)
-		fmt.Fprintf(stdout, "event store: embedded JetStream in %s, clients at %s\n", abs, natsURL)
-	} else {
-		fmt.Fprintf(stdout, "event store: NATS at %s\n", cfg.NATSURL)
-	}
-	// A short sync queue keeps aggregate loads fast: each direct batch get
-	// subscribes an inbox whose buffer is sized by it.
-	// Without a reconnect buffer a command sent while the connection is
-	// down fails at once (503), instead of being sent later, after its
-	// client was told to retry.
-	nc, err := nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256), nats.ReconnectBufSize(-1))
+	nc, stopNATS, err := connectEventStore(cfg, stdout)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", natsURL, err)
+		return err
 	}
-	defer nc.Close()
+	defer stopNATS()
 	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Replicas: cfg.StreamReplicas, Out: stdout})
 	if err != nil {
 		return err
 	}
-
 	// The read store: SQLite under DATA_DIR, or DATABASE_URL.
 	db, err := readstore.Open(ctx, cfg.readStoreURL())
 	if err != nil {
@@ -101,43 +77,94 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // stop the projector before waiting for it
 	if tokens != nil {
 		wg.Go(func() { tokens.Watch(ctx, cfg.AuthFile, log) }) // AUTH_FILE edits and SIGHUP take effect live
 	}
-	if cfg.inProcessProjector() {
-		if err := db.Migrate(ctx); err != nil {
-			return err
-		}
-		projection, err := readmodel.NewProjection(db.Dialect)
-		if err != nil {
-			return err
-		}
-		p, err := projector.New(projector.Config{
-			Conn: nc, DB: db, Applier: projection, Registerer: registry, Logger: log,
-		})
-		if err != nil {
-			return err
-		}
-		wg.Go(func() {
-			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
-				cancel(fmt.Errorf("projector: %w", err))
-			}
-		})
-		fmt.Fprintln(stdout, "projector: in-process")
-	} else {
-		fmt.Fprintln(stdout, "projector: external (run cmd/projector against the same NATS and database)")
+	if err := startProjector(ctx, cancel, &wg, cfg, nc, db, registry, log, stdout); err != nil {
+		return err
 	}
-
 	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
 		return err
 	}
-	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
+	srv, err := newHTTPServer(cfg, tokens, nc, store, db, registry, log)
 	if err != nil {
 		return err
+	}
+	return serve(ctx, cancel, cfg, srv, tokens != nil, log, stdout)
+}
+
+// connectEventStore connects to the event store: an embedded JetStream
+// server under DATA_DIR, or the NATS of NATS_URL. stop closes the
+// connection and any embedded server.
+func connectEventStore(cfg config, stdout io.Writer) (nc *nats.Conn, stop func(), err error) {
+	natsURL, stopServer := cfg.NATSURL, func() {}
+	if cfg.embeddedNATS() {
+		dir := filepath.Join(cfg.DataDir, "jetstream")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("create data directory: %w", err)
+		}
+		ns, err := natsembed.Start(natsembed.Config{StoreDir: dir, Sync: cfg.EmbeddedSync})
+		if err != nil {
+			return nil, nil, err
+		}
+		natsURL, stopServer = ns.ClientURL(), ns.Shutdown
+		abs, _ := filepath.Abs(dir)
+		fmt.Fprintf(stdout, "event store: embedded JetStream in %s, clients at %s\n", abs, natsURL)
+	} else {
+		fmt.Fprintf(stdout, "event store: NATS at %s\n", cfg.NATSURL)
+	}
+	// A short sync queue keeps aggregate loads fast: each direct batch get
+	// subscribes an inbox whose buffer is sized by it. Without a reconnect
+	// buffer a command sent while the connection is down fails at once
+	// (503), instead of being sent later, after its client was told to
+	// retry.
+	nc, err = nats.Connect(natsURL, nats.Name("failforward-api"), nats.MaxReconnects(-1), nats.SyncQueueLen(256), nats.ReconnectBufSize(-1))
+	if err != nil {
+		stopServer()
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", natsURL, err)
+	}
+	return nc, func() { nc.Close(); stopServer() }, nil
+}
+
+// startProjector runs the projector in-process when the configuration
+// calls for it, under wg; a projector that fails cancels ctx with why.
+func startProjector(ctx context.Context, cancel context.CancelCauseFunc, wg *sync.WaitGroup, cfg config,
+	nc *nats.Conn, db *readstore.DB, registry *prometheus.Registry, log *slog.Logger, stdout io.Writer) error {
+	if !cfg.inProcessProjector() {
+		fmt.Fprintln(stdout, "projector: external (run cmd/projector against the same NATS and database)")
+		return nil
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	projection, err := readmodel.NewProjection(db.Dialect)
+	if err != nil {
+		return err
+	}
+	p, err := projector.New(projector.Config{Conn: nc, DB: db, Applier: projection, Registerer: registry, Logger: log})
+	if err != nil {
+		return err
+	}
+	wg.Go(func() {
+		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("projector: %w", err))
+		}
+	})
+	fmt.Fprintln(stdout, "projector: in-process")
+	return nil
+}
+
+// newHTTPServer mounts the JSON API and the browser UI on one mux behind
+// one authentication, so that both know a request's principal the same
+// way.
+func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events.Store, db *readstore.DB,
+	registry *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
+	if err != nil {
+		return nil, err
 	}
 	queries := readmodel.NewQueries(db)
 	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log}
@@ -147,10 +174,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ui, err := web.New(uiConfig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, UI: ui, Tokens: tokens, Events: store,
+		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, Events: store,
 		WritesPerSecond: cfg.WritesPerSecond, WriteBurst: cfg.WriteBurst,
 		Ready: func(ctx context.Context) error {
 			if !nc.IsConnected() {
@@ -163,28 +190,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	mux.Handle("/", api.LimitWrites(ui))
+	var handler http.Handler = mux
+	if tokens != nil {
+		handler = auth.Middleware(tokens, http.HandlerFunc(httpapi.Unauthorized), mux)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// Shutdown waits for requests to finish without cancelling them, and
+	// a live page's or an event stream's response never finishes on its
+	// own: both must be told.
+	srv.RegisterOnShutdown(ui.Close)
+	srv.RegisterOnShutdown(api.CloseStreams)
+	return srv, nil
+}
 
+// serve listens on ADDR and serves srv until ctx ends or serving fails,
+// then finishes the requests in flight before the stores they use go
+// away.
+func serve(ctx context.Context, cancel context.CancelCauseFunc, cfg config, srv *http.Server, authed bool, log *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	// Shutdown waits for requests to finish, and a live page's event
-	// stream never does on its own.
-	// Shutdown does not cancel handlers; long-lived streams must be told.
-	srv.RegisterOnShutdown(ui.Close)
-	srv.RegisterOnShutdown(api.CloseStreams)
 	fmt.Fprintf(stdout, "api: listening on http://%s\n", ln.Addr())
-	if tokens == nil {
-		fmt.Fprintln(stdout, "access: no AUTH_FILE, every request acts as the local admin (loopback only)")
-	} else {
+	if authed {
 		fmt.Fprintf(stdout, "access: tokens from %s\n", cfg.AuthFile)
+	} else {
+		fmt.Fprintln(stdout, "access: no AUTH_FILE, every request acts as the local admin (loopback only)")
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -195,7 +235,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve HTTP: %w", err)
 	case <-ctx.Done():
 	}
-	// Finish the requests in flight before the stores they use go away.
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer done()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

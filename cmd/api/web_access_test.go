@@ -171,6 +171,11 @@ func TestWebSignIn(t *testing.T) {
 	if r := a.do("GET", "/v1/experiments", nil, "Cookie", auth.CookieName+"=ff_nope"); r.status != http.StatusUnauthorized {
 		t.Errorf("GET /v1/experiments with a bad cookie = %d, want 401", r.status)
 	}
+	// Nor does the cookie of a signed-in browser open the API: a page on
+	// another site could make the browser send it.
+	if r := a.do("GET", "/v1/experiments", nil, "Cookie", auth.CookieName+"="+a.tokens[experiments.RoleAdmin]); r.status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/experiments with a good session cookie = %d, want 401", r.status)
+	}
 	if r := a.do("GET", "/", nil, "Authorization", "Bearer ff_"+strings.Repeat("x", 43)); r.status != http.StatusUnauthorized {
 		t.Errorf("GET / with a wrong bearer token = %d, want 401", r.status)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/failforward/failforward/internal/auth"
@@ -20,46 +21,56 @@ import (
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/httpapi"
 	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
+	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 	"github.com/failforward/failforward/internal/readstore/readstoretest"
 )
 
 // contractAPI is the API over real parts: an embedded JetStream event
-// store, the domain service, a SQLite read store that the test projects
-// into explicitly, and real HTTP on a free port. Three tokens stand for
-// the viewers that access control tells apart.
+// store, the domain service, a SQLite read store that the projector
+// keeps, and real HTTP on a free port, behind the authentication that
+// cmd/api puts in front of it. Three tokens stand for the viewers that
+// access control tells apart.
 type contractAPI struct {
-	store      *events.Store
-	svc        *experiments.Service
-	db         *readstore.DB
-	projection *readmodel.Projection
-	api        *httpapi.Server
-	registry   *prometheus.Registry
-	url        string
+	store    *events.Store
+	svc      *experiments.Service
+	db       *readstore.DB
+	api      *httpapi.Server
+	handler  http.Handler
+	registry *prometheus.Registry
+	url      string
 	// Bearer tokens: a member of growth, a viewer of platform only, and a
 	// lead who sees every team.
 	insider, outsider, lead string
 }
 
-func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
-	t.Helper()
-	ctx := context.Background()
-	_, nc := natsembedtest.Start(t)
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+// openParts starts the real parts an API serves from: an embedded
+// JetStream event store, the domain service over it, and a migrated
+// SQLite read store.
+func openParts(tb testing.TB) (*nats.Conn, *events.Store, *experiments.Service, *readstore.DB) {
+	tb.Helper()
+	_, nc := natsembedtest.Start(tb)
+	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	db := readstoretest.Open(t, readstore.SQLite)
+	return nc, store, svc, readstoretest.Open(tb, readstore.SQLite)
+}
+
+func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
+	t.Helper()
+	nc, store, svc, db := openParts(t)
 	projection, err := readmodel.NewProjection(db.Dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &contractAPI{store: store, svc: svc, db: db, projection: projection, registry: prometheus.NewRegistry()}
+	startProjector(t, nc, db, projection)
+	f := &contractAPI{store: store, svc: svc, db: db, registry: prometheus.NewRegistry()}
 	var file auth.File
 	for _, u := range []struct {
 		name  string
@@ -83,14 +94,15 @@ func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
 		t.Fatal(err)
 	}
 	f.api, err = httpapi.New(httpapi.Config{
-		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Events: store, Tokens: tokens,
+		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Events: store,
 		Registry: f.registry, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StreamKeepAlive: keepAlive,
 		MinPositionWait: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(f.api)
+	f.handler = auth.Middleware(tokens, http.HandlerFunc(httpapi.Unauthorized), f.api)
+	srv := httptest.NewServer(f.handler)
 	// Cleanups run last first: streams end before the server waits for
 	// its handlers.
 	t.Cleanup(srv.Close)
@@ -99,47 +111,45 @@ func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
 	return f
 }
 
-// project applies every event the read store has not seen yet, as the
-// projector would, in one transaction with the checkpoint.
-func (f *contractAPI) project(t *testing.T) {
+// startProjector runs the projector over the stream into db until the
+// test ends, as cmd/api does in embedded mode.
+func startProjector(t *testing.T, nc *nats.Conn, db *readstore.DB, projection *readmodel.Projection) {
 	t.Helper()
-	ctx := context.Background()
-	pos, err := f.db.Position(ctx)
+	p, err := projector.New(projector.Config{Conn: nc, DB: db, Applier: projection, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && ctx.Err() == nil {
+			t.Errorf("projector: %v", err)
+		}
+	})
+}
+
+// project waits until the projector has applied every event written so
+// far, and fails the test if it skipped any.
+func (f *contractAPI) project(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
 	last, err := f.store.LastSequence(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last <= pos {
-		return
-	}
-	var recs []events.Recorded
-	for seq := pos + 1; seq <= last; seq++ {
-		rec, err := f.store.Get(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, rec)
-	}
-	tx, err := f.db.Begin(ctx)
-	if err != nil {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := f.db.WaitForPosition(wctx, last); err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
-	skipped, err := f.projection.ApplyBatch(ctx, tx, recs)
+	skipped, err := f.db.ListSkipped(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(skipped) > 0 {
 		t.Fatalf("projection skipped %+v", skipped)
-	}
-	if err := readstore.SetPosition(ctx, tx, last); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
-	"github.com/failforward/failforward/internal/readmodel"
-	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/httperr"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -22,8 +20,6 @@ const MaxBodyBytes = 1 << 20
 const (
 	codeMalformed     = "malformed"
 	codeTooLarge      = "too_large"
-	codeNotCaughtUp   = "not_caught_up"
-	codeInternal      = "internal"
 	codeUnsupported   = "unsupported_media_type"
 	codeMethodMissing = "not_found"
 )
@@ -51,60 +47,26 @@ func badRequest(code, field, format string, args ...any) error {
 	return &apiError{http.StatusBadRequest, errorDetail{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}}
 }
 
-// statusOf maps a domain error code to its HTTP status. This is the one
-// place where that mapping lives.
-func statusOf(code experiments.Code) int {
-	switch code {
-	case experiments.CodeInvalid:
-		return http.StatusBadRequest
-	case experiments.CodeNotFound:
-		return http.StatusNotFound
-	case experiments.CodeConflict:
-		return http.StatusConflict
-	case experiments.CodePrecondition:
-		return http.StatusPreconditionFailed
-	case experiments.CodeForbidden:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
-}
-
-// writeError answers err as JSON with the status its kind calls for. Only
-// internal errors are logged, and their text is never shown to the user.
+// writeError answers err as JSON with the status httperr gives its kind.
+// Only internal errors are logged, and their text is never shown to the
+// user.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		ae     *apiError
-		de     *experiments.Error
-		status int
-		detail errorDetail
-	)
-	switch {
-	case errors.As(err, &ae):
-		status, detail = ae.status, ae.detail
-	case errors.As(err, &de):
-		status, detail = statusOf(de.Code), errorDetail{Code: string(de.Code), Message: de.Message, Field: de.Field}
-	case errors.Is(err, readmodel.ErrNotFound):
-		status, detail = http.StatusNotFound, errorDetail{Code: string(experiments.CodeNotFound), Message: "no such resource"}
-	case errors.Is(err, readmodel.ErrBadFilter):
-		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Message: "the filter is not valid: check from, to and bucket"}
-	case errors.Is(err, readmodel.ErrBadCursor):
-		status, detail = http.StatusBadRequest, errorDetail{Code: string(experiments.CodeInvalid), Field: "cursor", Message: "is not a cursor this API gave out"}
-	case errors.Is(err, readstore.ErrNotCaughtUp):
-		w.Header().Set("Retry-After", "1")
-		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeNotCaughtUp, Field: "min_position", Message: "the read models have not reached that position yet; try again"}
-	case errors.Is(err, events.ErrUnavailable):
-		s.log.WarnContext(r.Context(), "event store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-		w.Header().Set("Retry-After", "1")
-		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeUnavailable, Message: "the event store is unavailable right now; try again, with the same Idempotency-Key for a command"}
-	case readstore.Unavailable(err):
-		s.log.WarnContext(r.Context(), "read store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-		w.Header().Set("Retry-After", "1")
-		status, detail = http.StatusServiceUnavailable, errorDetail{Code: codeUnavailable, Message: "the read store is unavailable right now; try again"}
-	default:
-		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-		status, detail = http.StatusInternalServerError, errorDetail{Code: codeInternal, Message: "internal error"}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		writeJSON(w, ae.status, errorBody{ae.detail})
+		return
 	}
-	writeJSON(w, status, errorBody{detail})
+	p := httperr.Of(err)
+	switch {
+	case p.Internal():
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	case p.Unavailable():
+		s.log.WarnContext(r.Context(), "store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, p.Status, errorBody{errorDetail{Code: p.Code, Message: p.Message, Field: p.Field}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/readstore"
 )
 
 // GET /v1/events serves the event stream as server-sent events, for
@@ -25,7 +27,7 @@ import (
 // stream position, event: its CloudEvents type, and data: its envelope as
 // JSON. A client resumes after a dropped connection by sending the last
 // id it saw as Last-Event-ID (browsers' EventSource does), or ?after=.
-// Events the viewer may not see are left out; see visibility.
+// Events the viewer may not see are left out; see streamAccess.
 
 // EventSource is what GET /v1/events needs of the event store; an
 // *events.Store is one.
@@ -33,8 +35,6 @@ type EventSource interface {
 	// Follow calls fn with every event after position after, in order,
 	// then with each new one, until ctx ends or fn returns an error.
 	Follow(ctx context.Context, after uint64, subjects []string, fn func(events.Recorded, error) error) error
-	// Load returns every event of one aggregate, to decide who may see it.
-	Load(ctx context.Context, aggregate, id string) ([]events.Recorded, error)
 	// LastSequence returns the position of the newest event.
 	LastSequence(ctx context.Context) (uint64, error)
 }
@@ -59,6 +59,9 @@ const (
 type eventStream struct {
 	src       EventSource
 	keepAlive time.Duration
+	// wait bounds how long a stream waits for the read models to reach an
+	// event it must decide the visibility of.
+	wait time.Duration
 	// closing ends every open stream once CloseStreams is called.
 	closing context.Context
 	close   context.CancelFunc
@@ -77,7 +80,7 @@ func newEventStream(cfg *Config) (*eventStream, error) {
 		return nil, fmt.Errorf("httpapi: register event stream metrics: %w", err)
 	}
 	closing, cancel := context.WithCancel(context.Background())
-	return &eventStream{src: cfg.Events, keepAlive: keepAlive, closing: closing, close: cancel, open: open}, nil
+	return &eventStream{src: cfg.Events, keepAlive: keepAlive, wait: cfg.MinPositionWait, closing: closing, close: cancel, open: open}, nil
 }
 
 // CloseStreams ends every open GET /v1/events response and refuses new
@@ -149,12 +152,12 @@ func splitParam(vs []string) []string {
 // event types, plus, for a viewer who may not see everything, the
 // registrations and revisions that decide visibility, so that a stream
 // notices when an experiment it shows becomes visible to its team only.
-func (req streamRequest) subjects(v readmodel.Viewer) []string {
+func (req streamRequest) subjects(all bool) []string {
 	if len(req.names) == 0 {
 		return nil
 	}
 	names := slices.Clone(req.names)
-	if !v.All {
+	if !all {
 		names = append(names, events.ExperimentRegistered, events.ExperimentRevised)
 	}
 	var out []string
@@ -182,41 +185,24 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{errorDetail{Code: codeUnavailable, Message: "the event stream is not available on this server"}})
 		return
 	}
-	req, err := parseStreamRequest(r)
+	req, head, err := s.parseStream(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	head, err := es.src.LastSequence(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if req.after > head {
-		// A position from another deployment, or a typo: waiting for it
-		// would look like a stream with nothing to say.
-		s.writeError(w, r, badRequest(string(experiments.CodeInvalid), req.afterFrom, "position %d is beyond the end of the stream (%d)", req.after, head))
-		return
-	}
-
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(es.closing, cancel)()
 	es.open.Inc()
 	defer es.open.Dec()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // proxies that buffer would hold events back
-	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	out, err := startSSE(w)
 	defer func() { _ = out.rc.SetWriteDeadline(time.Time{}) }()
-	if err := out.send(fmt.Sprintf("retry: %d\n\n", streamRetry)); err != nil {
+	if err != nil {
 		return
 	}
-
-	viewer := viewerOf(r)
+	p := auth.PrincipalFrom(r.Context())
+	access := &streamAccess{queries: s.queries, db: s.db, wait: es.wait, principal: p, head: head, known: map[string]readmodel.ExperimentAccess{}}
 	items := make(chan streamItem)
 	var wg sync.WaitGroup
 	// The follower stops when ctx does; cancel runs before Wait, so that
@@ -225,7 +211,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	followErr := make(chan error, 1)
 	wg.Go(func() {
-		followErr <- es.src.Follow(ctx, req.after, req.subjects(viewer), func(rec events.Recorded, err error) error {
+		followErr <- es.src.Follow(ctx, req.after, req.subjects(p.SeesEverything()), func(rec events.Recorded, err error) error {
 			select {
 			case items <- streamItem{rec, err}:
 				return nil
@@ -234,57 +220,77 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		})
 	})
+	s.pump(ctx, r, out, access, req, items, followErr)
+}
 
-	access := &visibility{src: es.src, viewer: viewer, known: map[string]*experimentAccess{}}
-	tick := time.NewTicker(es.keepAlive)
+// parseStream reads a GET /v1/events and returns it with the position of
+// the newest event.
+func (s *Server) parseStream(r *http.Request) (streamRequest, uint64, error) {
+	req, err := parseStreamRequest(r)
+	if err != nil {
+		return req, 0, err
+	}
+	head, err := s.stream.src.LastSequence(r.Context())
+	if err != nil {
+		return req, 0, err
+	}
+	if req.after > head {
+		// A position from another deployment, or a typo: waiting for it
+		// would look like a stream with nothing to say.
+		return req, 0, badRequest(string(experiments.CodeInvalid), req.afterFrom, "position %d is beyond the end of the stream (%d)", req.after, head)
+	}
+	return req, head, nil
+}
+
+// startSSE answers with the headers of an event stream and its
+// reconnection delay.
+func startSSE(w http.ResponseWriter) (*sseWriter, error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // proxies that buffer would hold events back
+	w.WriteHeader(http.StatusOK)
+	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	return out, out.send(fmt.Sprintf("retry: %d\n\n", streamRetry))
+}
+
+// pump sends the events the follower passes on until the stream ends: the
+// client goes away, the server shuts down, or an event cannot be decided.
+func (s *Server) pump(ctx context.Context, r *http.Request, out *sseWriter, access *streamAccess, req streamRequest,
+	items <-chan streamItem, followErr <-chan error) {
+	tick := time.NewTicker(s.stream.keepAlive)
 	defer tick.Stop()
 	sent, scanned := req.after, req.after
+	stopped := func(err error) {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(r.Context(), "event stream stopped", slog.Uint64("position", scanned), slog.Any("err", err))
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case err := <-followErr:
-			if err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(r.Context(), "event stream stopped", slog.Uint64("position", scanned), slog.Any("err", err))
+			if err != nil {
+				stopped(err)
 			}
 			return
 		case it := <-items:
 			scanned = it.rec.Sequence
-			if it.err != nil {
-				// Nobody can decide who may see an event that does not
-				// decode; the projector records it as skipped.
-				s.log.WarnContext(r.Context(), "event stream skips an undecodable event", slog.Uint64("position", scanned), slog.Any("err", it.err))
-				continue
-			}
-			env, ok, err := s.present(ctx, access, req, it.rec)
+			msg, err := s.message(ctx, r, access, req, it)
 			if err != nil {
-				if ctx.Err() == nil {
-					s.log.ErrorContext(r.Context(), "event stream stopped", slog.Uint64("position", scanned), slog.Any("err", err))
-				}
+				stopped(err)
 				return // the client reconnects and resumes here
 			}
-			if !ok {
+			if msg == "" {
 				continue
 			}
-			data, err := json.Marshal(env)
-			if err != nil {
-				s.log.ErrorContext(r.Context(), "event stream cannot encode an event", slog.Uint64("position", scanned), slog.Any("err", err))
-				return
-			}
-			if err := out.send(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", scanned, env.Type, data)); err != nil {
+			if out.send(msg) != nil {
 				return
 			}
 			sent = scanned
 		case <-tick.C:
-			// A comment keeps proxies from timing the connection out. When
-			// events were passed over since the last one sent, an id-only
-			// message moves the client's Last-Event-ID past them, so that a
-			// reconnection does not read them again; it fires no event.
-			msg := ": keep-alive\n\n"
-			if scanned > sent {
-				msg = fmt.Sprintf(": keep-alive\nid: %d\n\n", scanned)
-			}
-			if err := out.send(msg); err != nil {
+			if out.send(keepAlive(sent, scanned)) != nil {
 				return
 			}
 			sent = scanned
@@ -292,21 +298,52 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// keepAlive is a comment that keeps proxies from timing the connection
+// out. When events were passed over since the last one sent, an id-only
+// message moves the client's Last-Event-ID past them, so that a
+// reconnection does not read them again; it fires no event.
+func keepAlive(sent, scanned uint64) string {
+	if scanned > sent {
+		return fmt.Sprintf(": keep-alive\nid: %d\n\n", scanned)
+	}
+	return ": keep-alive\n\n"
+}
+
+// message returns the server-sent event for one followed event, or ""
+// when the viewer does not get it.
+func (s *Server) message(ctx context.Context, r *http.Request, access *streamAccess, req streamRequest, it streamItem) (string, error) {
+	if it.err != nil {
+		// Nobody can decide who may see an event that does not decode;
+		// the projector records it as skipped.
+		s.log.WarnContext(r.Context(), "event stream skips an undecodable event", slog.Uint64("position", it.rec.Sequence), slog.Any("err", it.err))
+		return "", nil
+	}
+	env, ok, err := present(ctx, access, req, it.rec)
+	if err != nil || !ok {
+		return "", err
+	}
+	data, err := json.Marshal(env)
+	if err != nil {
+		return "", fmt.Errorf("encode event: %w", err)
+	}
+	return fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", it.rec.Sequence, env.Type, data), nil
+}
+
 // present decides whether the viewer gets rec and in which form: with
 // the ids of experiments it may not see removed from a registration's
 // builds_on, as the history endpoint does.
-func (s *Server) present(ctx context.Context, access *visibility, req streamRequest, rec events.Recorded) (events.Envelope, bool, error) {
+func present(ctx context.Context, access *streamAccess, req streamRequest, rec events.Recorded) (events.Envelope, bool, error) {
 	name, _, err := events.ParseType(rec.Type)
 	if err != nil {
 		return events.Envelope{}, false, nil
 	}
 	// Before the check, so that a revision that makes an experiment
 	// visible to its team only is itself hidden.
-	access.observe(&rec)
+	access.observe(name, rec.Subject)
 	if !req.wants(name, rec.Team) {
 		return events.Envelope{}, false, nil
 	}
-	if access.viewer.All {
+	if access.principal.SeesEverything() {
 		return rec.Envelope, true, nil
 	}
 	switch name {
@@ -321,128 +358,108 @@ func (s *Server) present(ctx context.Context, access *visibility, req streamRequ
 		if err := json.Unmarshal(rec.Data, &p); err != nil {
 			return events.Envelope{}, false, nil
 		}
-		ok, err := access.visible(ctx, p.ExperimentID)
+		ok, err := access.visible(ctx, rec.Sequence, p.ExperimentID)
 		return rec.Envelope, ok, err
 	}
-	ok, err := access.visible(ctx, rec.Subject)
-	if err != nil || !ok {
+	ok, err := access.visible(ctx, rec.Sequence, rec.Subject)
+	if err != nil || !ok || name != events.ExperimentRegistered {
+		return rec.Envelope, ok, err
+	}
+	env := rec.Envelope
+	if err := access.load(ctx, rec.Sequence, readmodel.BuildsOn(env.Data)...); err != nil {
 		return events.Envelope{}, false, err
 	}
-	if name == events.ExperimentRegistered {
-		return access.redactBuildsOn(ctx, rec.Envelope)
-	}
-	return rec.Envelope, true, nil
+	env.Data, err = readmodel.RedactBuildsOn(env.Data, access.sees)
+	return env, err == nil, err
 }
 
-// visibility decides which experiments one stream's viewer may see, by
-// the rule every query follows (readmodel.Viewer): an experiment with
-// visibility "team" only to its team, leads and admins. It reads the
-// experiment's own events from the event store rather than the read
-// model, because the stream runs ahead of the projector: an event may
-// arrive before its experiment is in the read model. An experiment is
-// loaded once, at its current state, and kept current from then on by the
-// registrations and revisions the stream passes.
-type visibility struct {
-	src    EventSource
-	viewer readmodel.Viewer
-	known  map[string]*experimentAccess
+// streamAccess decides which experiments one stream's viewer may see, by
+// the domain's rule (experiments.Principal.CanSee) applied to each
+// experiment's team and visibility as the read models hold them, so that
+// the stream hides what the queries hide. The stream may run ahead of
+// the projector, so before it reads an experiment's visibility it waits
+// until the read models have applied the event it decides on, and at
+// least every event there was when the stream opened: the visibility an
+// experiment has now wins, also over the one its older events were
+// written with, as in the read models' lists.
+type streamAccess struct {
+	queries   *readmodel.Retrying
+	db        *readstore.DB
+	wait      time.Duration
+	principal *experiments.Principal
+	// head is the newest position when the stream opened.
+	head uint64
+	// applied is a position the read models are known to have reached.
+	applied uint64
+	// known holds what was read of each experiment; a zero entry is one
+	// the read models do not have.
+	known map[string]readmodel.ExperimentAccess
 }
 
-// experimentAccess is what visibility needs to know of one experiment.
-type experimentAccess struct {
-	exists     bool
-	team       string
-	visibility string
-	// upTo is the position of the last event folded in.
-	upTo uint64
-}
-
-func (a *experimentAccess) apply(rec *events.Recorded) {
-	if rec.Sequence <= a.upTo {
-		return
-	}
-	a.upTo = rec.Sequence
-	_, p, err := events.Payload(&rec.Envelope)
-	if err != nil {
-		return
-	}
-	switch p := p.(type) {
-	case *events.ExperimentRegisteredV1:
-		a.exists, a.team, a.visibility = true, p.Team, p.Visibility
-	case *events.ExperimentRevisedV1:
-		if p.Visibility != nil {
-			a.visibility = *p.Visibility
-		}
+// observe forgets what is known of an experiment whose registration or
+// revision the stream passes: its visibility may have changed.
+func (a *streamAccess) observe(name, subject string) {
+	if name == events.ExperimentRegistered || name == events.ExperimentRevised {
+		delete(a.known, subject)
 	}
 }
 
-// observe folds an experiment event the stream passes into what is known
-// of its experiment.
-func (v *visibility) observe(rec *events.Recorded) {
-	if a, ok := v.known[rec.Subject]; ok && strings.HasPrefix(rec.Type, events.TypePrefix+events.AggregateExperiment+".") {
-		a.apply(rec)
+// visible reports whether the viewer may see experiment id, deciding at
+// position seq. One that does not exist is not visible.
+func (a *streamAccess) visible(ctx context.Context, seq uint64, id string) (bool, error) {
+	if err := a.load(ctx, seq, id); err != nil {
+		return false, err
 	}
+	return a.sees(id), nil
 }
 
-// visible reports whether the viewer may see experiment id. One that does
-// not exist, or whose registration does not decode, is not visible.
-func (v *visibility) visible(ctx context.Context, id string) (bool, error) {
-	if v.viewer.All {
-		return true, nil
-	}
-	a, ok := v.known[id]
-	if !ok {
-		if !experiments.ValidID(id) {
-			return false, nil
-		}
-		recs, err := v.src.Load(ctx, events.AggregateExperiment, id)
-		if err != nil {
-			return false, fmt.Errorf("check visibility of experiment %s: %w", id, err)
-		}
-		a = &experimentAccess{}
-		for i := range recs {
-			a.apply(&recs[i])
-		}
-		if len(v.known) >= maxAccessCache {
-			clear(v.known)
-		}
-		v.known[id] = a
-	}
-	return a.exists && (a.visibility != experiments.VisibilityTeam || slices.Contains(v.viewer.Teams, a.team)), nil
+// sees reports whether the viewer may see experiment id, of those load
+// has read.
+func (a *streamAccess) sees(id string) bool {
+	x, ok := a.known[id]
+	return ok && x.ID != "" && a.principal.CanSee(x.Team, x.Visibility)
 }
 
-// redactBuildsOn returns env with the experiments the viewer may not see
-// removed from its builds_on. Data that loses nothing is sent as written.
-func (v *visibility) redactBuildsOn(ctx context.Context, env events.Envelope) (events.Envelope, bool, error) {
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return events.Envelope{}, false, nil
-	}
-	var ids []string
-	if raw, ok := data["builds_on"]; !ok || json.Unmarshal(raw, &ids) != nil || len(ids) == 0 {
-		return env, true, nil
-	}
-	kept := make([]string, 0, len(ids))
+// load reads what is not yet known of the experiments ids from the read
+// models, once they have applied seq.
+func (a *streamAccess) load(ctx context.Context, seq uint64, ids ...string) error {
+	var missing []string
 	for _, id := range ids {
-		ok, err := v.visible(ctx, id)
-		if err != nil {
-			return events.Envelope{}, false, err
-		}
-		if ok {
-			kept = append(kept, id)
+		if _, ok := a.known[id]; !ok && experiments.ValidID(id) {
+			missing = append(missing, id)
 		}
 	}
-	if len(kept) == len(ids) {
-		return env, true, nil
+	if len(missing) == 0 {
+		return nil
 	}
-	var err error
-	if data["builds_on"], err = json.Marshal(kept); err != nil {
-		return events.Envelope{}, false, err
+	if err := a.catchUp(ctx, max(seq, a.head)); err != nil {
+		return err
 	}
-	if env.Data, err = json.Marshal(data); err != nil {
-		return events.Envelope{}, false, err
+	got, err := a.queries.Access(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("check visibility of experiments: %w", err)
 	}
-	return env, true, nil
+	if len(a.known)+len(missing) > maxAccessCache {
+		clear(a.known)
+	}
+	for _, id := range missing {
+		a.known[id] = got[id]
+	}
+	return nil
+}
+
+// catchUp waits until the read models have applied pos.
+func (a *streamAccess) catchUp(ctx context.Context, pos uint64) error {
+	if pos <= a.applied {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.wait)
+	defer cancel()
+	if err := a.db.WaitForPosition(wctx, pos); err != nil {
+		return fmt.Errorf("wait for the read models to decide visibility: %w", err)
+	}
+	a.applied = pos
+	return nil
 }
 
 // sseWriter writes server-sent events and flushes each at once.

@@ -372,7 +372,7 @@ func TestEventStreamEndsOnShutdown(t *testing.T) {
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/v1/events", nil)
 	r.Header.Set("Authorization", "Bearer "+f.lead)
-	f.api.ServeHTTP(rec, r)
+	f.handler.ServeHTTP(rec, r)
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("GET /v1/events after CloseStreams: %d, want 503", rec.Code)
 	}

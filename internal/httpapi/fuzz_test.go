@@ -10,13 +10,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/httpapi"
-	"github.com/failforward/failforward/internal/natsembed/natsembedtest"
 	"github.com/failforward/failforward/internal/readmodel"
-	"github.com/failforward/failforward/internal/readstore"
-	"github.com/failforward/failforward/internal/readstore/readstoretest"
 )
 
 // FuzzCommandBodies sends arbitrary bodies to every command route of a
@@ -24,16 +20,7 @@ import (
 // never a 500.
 func FuzzCommandBodies(f *testing.F) {
 	ctx := context.Background()
-	_, nc := natsembedtest.Start(f)
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
-	if err != nil {
-		f.Fatal(err)
-	}
-	db := readstoretest.Open(f, readstore.SQLite)
+	_, _, svc, db := openParts(f)
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -8,7 +8,6 @@ import (
 
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
-	"github.com/failforward/failforward/internal/readstore"
 )
 
 // query runs a read: it waits for ?min_position, then answers with what
@@ -19,11 +18,6 @@ func query[T any](s *Server, w http.ResponseWriter, r *http.Request, get func(re
 		return
 	}
 	v, err := get(viewerOf(r))
-	for attempt := 1; attempt < 3 && readstore.Retryable(err); attempt++ {
-		// A read that lost a deadlock to a rebuild's table swap sees the
-		// swapped tables when run again.
-		v, err = get(viewerOf(r))
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,8 +3,7 @@ package httpapi
 import "net/http"
 
 // routes registers every route of the API; this is the one list of them.
-func (s *Server) routes() {
-	m := s.mux
+func (s *Server) routes(m router) {
 	m.HandleFunc("POST /v1/experiments", s.handleRegisterExperiment)
 	m.HandleFunc("PATCH /v1/experiments/{id}", s.handleReviseExperiment)
 	m.HandleFunc("POST /v1/experiments/{id}/start", s.handleStartExperiment)
@@ -34,15 +33,6 @@ func (s *Server) routes() {
 	m.Handle("GET /metrics", s.handleMetrics())
 	m.HandleFunc("GET /schema/events/{file}", s.handleEventSchema)
 	m.HandleFunc("/v1/", s.handleNotFound)
-	m.HandleFunc("/", s.handleUI)
-}
-
-func (s *Server) handleUI(w http.ResponseWriter, r *http.Request) {
-	if s.ui == nil {
-		s.handleNotFound(w, r)
-		return
-	}
-	s.ui.ServeHTTP(w, r)
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,15 +36,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger logs internal errors; slog.Default when nil.
 	Logger *slog.Logger
-	// MinPositionWait bounds how long a query with ?min_position waits for
-	// the projector; 5s when zero.
+	// MinPositionWait bounds how long a query with ?min_position, or the
+	// event stream about to decide who may see an event, waits for the
+	// projector; 5s when zero.
 	MinPositionWait time.Duration
-	// UI serves every path the API does not, such as the browser pages.
-	// Nil answers those with a JSON 404.
-	UI http.Handler
-	// Tokens authenticates requests. Nil serves every request as the
-	// unrestricted local user (the api then listens on loopback only).
-	Tokens *auth.Tokens
 	// WritesPerSecond and WriteBurst limit each token's writes; 20 and 40
 	// when zero.
 	WritesPerSecond float64
@@ -96,15 +90,13 @@ func (c *Config) validate() error {
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	svc      *experiments.Service
-	queries  *readmodel.Queries
+	queries  *readmodel.Retrying
 	db       *readstore.DB
 	ready    func(context.Context) error
 	log      *slog.Logger
 	wait     time.Duration
 	registry *prometheus.Registry
 	mux      *http.ServeMux
-	ui       http.Handler
-	tokens   *auth.Tokens
 	limits   *limiter
 	stream   *eventStream
 	requests *prometheus.CounterVec
@@ -118,9 +110,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		svc: cfg.Service, queries: cfg.Queries, db: cfg.ReadStore, ready: cfg.Ready,
-		log: cfg.Logger, wait: cfg.MinPositionWait, registry: cfg.Registry, mux: http.NewServeMux(), ui: cfg.UI,
-		tokens: cfg.Tokens, limits: newLimiter(cfg.WritesPerSecond, cfg.WriteBurst),
+		svc: cfg.Service, queries: readmodel.NewRetrying(cfg.Queries), db: cfg.ReadStore, ready: cfg.Ready,
+		log: cfg.Logger, wait: cfg.MinPositionWait, registry: cfg.Registry, mux: http.NewServeMux(),
+		limits: newLimiter(cfg.WritesPerSecond, cfg.WriteBurst),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "HTTP requests served, by route and status.",
 		}, []string{"route", "code"}),
@@ -137,24 +129,50 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.stream = stream
-	s.routes()
+	s.Mount(s.mux)
+	s.mux.HandleFunc("/", s.handleNotFound)
 	return s, nil
 }
 
-// ServeHTTP serves one request and records its metrics.
+// ServeHTTP serves the API's routes alone, answering any other path with
+// a JSON 404. It authenticates nothing: a request's principal is the one
+// auth.Middleware, in front of it, put in its context.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	r, ok := s.authenticate(sw, r)
-	if ok && !s.rateLimited(sw, r) {
-		s.mux.ServeHTTP(sw, r)
-	}
-	route := r.Pattern
-	if route == "" {
-		route = "unmatched"
-	}
-	s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	s.mux.ServeHTTP(w, r)
+}
+
+// Mount registers every route of the API on mux, which may also serve
+// the browser pages, each route with its metrics and its write limit.
+func (s *Server) Mount(mux *http.ServeMux) {
+	s.routes(router{s: s, mux: mux})
+}
+
+// router registers routes on a mux, each wrapped by instrument.
+type router struct {
+	s   *Server
+	mux *http.ServeMux
+}
+
+// HandleFunc registers h for pattern.
+func (rt router) HandleFunc(pattern string, h http.HandlerFunc) { rt.Handle(pattern, h) }
+
+// Handle registers h for pattern.
+func (rt router) Handle(pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, rt.s.instrument(pattern, h))
+}
+
+// instrument serves route with h, refusing writes over their token's
+// rate, and records the request's metrics.
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if !s.rateLimited(sw, r) {
+			h.ServeHTTP(sw, r)
+		}
+		s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
 }
 
 type statusWriter struct {
@@ -191,27 +209,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 
 // meta collects a command's metadata from the request.
 func (s *Server) meta(r *http.Request) (experiments.Meta, error) {
-	m := experiments.Meta{
-		Actor:          actorOf(r),
-		Principal:      auth.PrincipalFrom(r.Context()),
-		CorrelationID:  r.Header.Get("X-Correlation-Id"),
-		CausationID:    r.Header.Get("X-Request-Id"),
-		IdempotencyKey: r.Header.Get("Idempotency-Key"),
-	}
-	if len(m.IdempotencyKey) > 200 {
-		return m, badRequest(string(experiments.CodeInvalid), "Idempotency-Key", "is longer than 200 characters")
-	}
-	if len(m.CorrelationID) > 200 || len(m.CausationID) > 200 {
-		return m, badRequest(string(experiments.CodeInvalid), "X-Correlation-Id", "is longer than 200 characters")
-	}
-	if v := r.Header.Get("If-Match"); v != "" && v != "*" {
-		n, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
-		if err != nil {
-			return m, badRequest(string(experiments.CodeInvalid), "If-Match", "must be an ETag this API gave out")
-		}
-		m.IfMatch = &n
-	}
-	return m, nil
+	return auth.Meta(r, auth.PrincipalFrom(r.Context()))
 }
 
 func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
@@ -225,7 +223,7 @@ func (s *Server) awaitPosition(r *http.Request) error {
 	}
 	pos, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return badRequest(string(experiments.CodeInvalid), "min_position", "must be a stream position (a whole number)")
+		return experiments.Invalid("min_position", "must be a stream position (a whole number)")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.wait)
 	defer cancel()

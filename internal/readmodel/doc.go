@@ -23,7 +23,7 @@
 //
 // Every query takes a Viewer. An experiment with visibility "team" that
 // the viewer may not see is treated as if it did not exist: it is left
-// out of lists, counts and learnings, answers ErrNotFound by id, its id
+// out of lists, counts and learnings, answers experiments.ErrNotFound by id, its id
 // is dropped from other experiments' builds_on and from innovations'
 // links and histories, and lineage walks do not pass through it, so an
 // experiment reached only through a hidden one is not in a lineage either

@@ -55,7 +55,7 @@ func (q *Queries) innovationRow(ctx context.Context, id string) (innovationRow, 
 	var r innovationRow
 	err := q.db.GetContext(ctx, &r, q.db.Rebind("SELECT "+innovationColumns+" FROM innovations WHERE id = ?"), id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return innovationRow{}, fmt.Errorf("innovation %s: %w", id, ErrNotFound)
+		return innovationRow{}, fmt.Errorf("innovation %s: %w", id, experiments.ErrNotFound)
 	}
 	if err != nil {
 		return innovationRow{}, fmt.Errorf("load innovation %s: %w", id, err)

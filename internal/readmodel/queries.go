@@ -17,41 +17,12 @@ import (
 	"github.com/failforward/failforward/internal/readstore"
 )
 
-// ErrNotFound reports an aggregate that does not exist or that the viewer
-// may not see: the two answer alike, so that a hidden experiment cannot be
-// told from a missing one.
-var ErrNotFound = errors.New("not found")
-
 // ErrBadCursor reports a paging cursor that this package did not issue.
 var ErrBadCursor = errors.New("bad cursor")
 
 // ErrBadFilter reports a query filter with an impossible value, such as an
 // unknown bucket or a range that ends before it starts.
 var ErrBadFilter = errors.New("bad filter")
-
-// Viewer is who a query answers for. An experiment with visibility "team"
-// is visible only when All is set or its team is one of Teams; every query
-// leaves invisible experiments out as if they did not exist.
-type Viewer struct {
-	// All is set for leads and admins, and for the local admin of an
-	// unauthenticated loopback server.
-	All bool
-	// Teams are the viewer's own teams.
-	Teams []string
-}
-
-// visible returns an SQL condition on the experiments table aliased alias
-// that holds for the experiments v may see, with its arguments.
-func (v Viewer) visible(alias string) (string, []any) {
-	if v.All {
-		return "1 = 1", nil
-	}
-	if len(v.Teams) == 0 {
-		return alias + ".visibility <> ?", []any{experiments.VisibilityTeam}
-	}
-	return "(" + alias + ".visibility <> ? OR " + alias + ".team IN (" + placeholders(len(v.Teams)) + "))",
-		append([]any{experiments.VisibilityTeam}, anys(v.Teams)...)
-}
 
 // Queries answers the API's reads from the read models.
 type Queries struct {
@@ -231,7 +202,7 @@ func (q *Queries) experimentRow(ctx context.Context, v Viewer, id string) (exper
 	err := q.db.GetContext(ctx, &r, q.db.Rebind("SELECT "+prefixed("e", experimentColumns)+
 		" FROM experiments e WHERE e.id = ? AND "+vis), append([]any{id}, args...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return experimentRow{}, fmt.Errorf("experiment %s: %w", id, ErrNotFound)
+		return experimentRow{}, fmt.Errorf("experiment %s: %w", id, experiments.ErrNotFound)
 	}
 	if err != nil {
 		return experimentRow{}, fmt.Errorf("load experiment %s: %w", id, err)
@@ -296,7 +267,7 @@ func (q *Queries) History(ctx context.Context, v Viewer, id string) ([]HistoryEn
 	var aggregate string
 	if _, err := q.experimentRow(ctx, v, id); err == nil {
 		aggregate = events.AggregateExperiment
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, experiments.ErrNotFound) {
 		return nil, fmt.Errorf("history of %s: %w", id, err)
 	} else if _, err := q.innovationRow(ctx, id); err == nil {
 		aggregate = events.AggregateInnovation
@@ -330,22 +301,13 @@ func (q *Queries) History(ctx context.Context, v Viewer, id string) ([]HistoryEn
 }
 
 // redactBuildsOn drops from the data of registration events the builds_on
-// ids of experiments v may not see, as GetExperiment does. Only data that
-// loses an id is re-encoded; the rest is served as it was written.
+// ids of experiments v may not see, as GetExperiment does.
 func (q *Queries) redactBuildsOn(ctx context.Context, v Viewer, rows []historyRow) error {
 	registered := events.TypeOf(events.ExperimentRegistered)
 	var ids []string
-	lists := map[int][]string{}
-	for i, r := range rows {
-		if r.EventType != registered {
-			continue
-		}
-		var p struct {
-			BuildsOn []string `json:"builds_on"`
-		}
-		if json.Unmarshal([]byte(r.Data), &p) == nil && len(p.BuildsOn) > 0 {
-			lists[i] = p.BuildsOn
-			ids = append(ids, p.BuildsOn...)
+	for _, r := range rows {
+		if r.EventType == registered {
+			ids = append(ids, BuildsOn([]byte(r.Data))...)
 		}
 	}
 	if len(ids) == 0 {
@@ -355,21 +317,15 @@ func (q *Queries) redactBuildsOn(ctx context.Context, v Viewer, rows []historyRo
 	if err != nil {
 		return err
 	}
-	for i, list := range lists {
-		kept := slices.DeleteFunc(slices.Clone(list), func(id string) bool { return !seen[id] })
-		if len(kept) == len(list) {
+	for i, r := range rows {
+		if r.EventType != registered {
 			continue
 		}
-		var data map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(rows[i].Data), &data); err != nil {
-			return fmt.Errorf("redact event %s: %w", rows[i].EventID, err)
-		}
-		data["builds_on"], _ = json.Marshal(nonNil(kept))
-		b, err := json.Marshal(data)
+		data, err := RedactBuildsOn([]byte(r.Data), func(id string) bool { return seen[id] })
 		if err != nil {
-			return fmt.Errorf("redact event %s: %w", rows[i].EventID, err)
+			return fmt.Errorf("redact event %s: %w", r.EventID, err)
 		}
-		rows[i].Data = string(b)
+		rows[i].Data = string(data)
 	}
 	return nil
 }

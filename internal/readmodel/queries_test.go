@@ -141,7 +141,7 @@ func TestNotFound(t *testing.T) {
 			"InnovationLineage": second(q.InnovationLineage(ctx, admin, "nope")),
 			"ExperimentLineage": second(q.ExperimentLineage(ctx, admin, "nope")),
 		} {
-			if !errors.Is(err, readmodel.ErrNotFound) {
+			if !errors.Is(err, experiments.ErrNotFound) {
 				t.Errorf("%s(nope) = %v, want ErrNotFound", name, err)
 			}
 		}

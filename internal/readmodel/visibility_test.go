@@ -113,7 +113,7 @@ func TestVisibility(t *testing.T) {
 					"History":           second(q.History(ctx, v, hiddenID)),
 					"ExperimentLineage": second(q.ExperimentLineage(ctx, v, hiddenID)),
 				} {
-					if !errors.Is(err, readmodel.ErrNotFound) {
+					if !errors.Is(err, experiments.ErrNotFound) {
 						t.Errorf("%s(hidden) = %v, want ErrNotFound", name, err)
 					}
 				}

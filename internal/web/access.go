@@ -13,8 +13,8 @@ import (
 )
 
 // With sign-in on (Config.Authenticate set), the principal of a request
-// is the one the server in front of the handler found for its session
-// cookie (auth.PrincipalFrom). Every page needs one but the few in
+// is the one auth.Middleware, in front of the handler, found for its
+// session cookie (auth.PrincipalFrom). Every page needs one but the few in
 // publicRoutes; ServeHTTP sends anyone else to sign in before any
 // handler runs. Without sign-in, every request is the local admin, which
 // the domain and the read models spell as a nil principal.
@@ -41,8 +41,8 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if _, err := r.Cookie(auth.CookieName); err == nil {
-		// The server in front would have signed the request in with a
-		// token it knows, so this one is stale (or was never good).
+		// The middleware in front would have signed the request in with
+		// a token it knows, so this one is stale (or was never good).
 		http.SetCookie(w, h.sessionCookie(r, "", -1))
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != "/ui/live" {
@@ -110,19 +110,7 @@ func (h *Handler) principal(r *http.Request) *experiments.Principal {
 
 // viewer says what r may see.
 func (h *Handler) viewer(r *http.Request) readmodel.Viewer {
-	p := h.principal(r)
-	if p == nil {
-		return readmodel.Viewer{All: true}
-	}
-	return readmodel.Viewer{All: p.SeesEverything(), Teams: p.Teams}
-}
-
-// actor names who sent r, for the events it causes.
-func (h *Handler) actor(r *http.Request) string {
-	if p := h.principal(r); p != nil {
-		return p.Name
-	}
-	return "local"
+	return readmodel.ViewerOf(h.principal(r))
 }
 
 // The pages hide what the principal cannot do, so that nobody is offered
@@ -156,8 +144,8 @@ func notAllowed(p *experiments.Principal, what string) error {
 	return &experiments.Error{Code: experiments.CodeForbidden, Message: fmt.Sprintf("%s (%s) may not %s", p.Name, p.Role, what)}
 }
 
-// notAllowedText words a CodeForbidden error, whose message names who may
-// not do what, for a page or a form.
-func notAllowedText(de *experiments.Error) string {
-	return strings.TrimSuffix(de.Message, ".") + ". Nothing was changed; an admin can give your token that right if you need it."
+// notAllowedText words the message of a CodeForbidden error, which names
+// who may not do what, for a page or a form.
+func notAllowedText(msg string) string {
+	return strings.TrimSuffix(msg, ".") + ". Nothing was changed; an admin can give your token that right if you need it."
 }

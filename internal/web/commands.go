@@ -212,15 +212,12 @@ func (h *Handler) postExperimentCommand(c experimentCommand) http.HandlerFunc {
 		}
 		f, status := h.readForm(w, r)
 		if status == http.StatusOK {
-			var out experiments.Experiment
-			out, err = c.run(h, r, f, x, h.meta(r, f))
-			switch {
-			case err != nil:
-				status = h.failCommand(r, f, c.fields, err)
-			case f.Invalid():
-				status = http.StatusUnprocessableEntity
-			default:
-				h.redirectAfter(w, r, "/experiments/"+x.ID, out.Position)
+			var done bool
+			done, status = h.submit(w, r, f, c.fields, func() (string, uint64, error) {
+				out, err := c.run(h, r, f, x, f.meta)
+				return "/experiments/" + x.ID, out.Position, err
+			})
+			if done {
 				return
 			}
 		}
@@ -232,9 +229,9 @@ func (h *Handler) postExperimentCommand(c experimentCommand) http.HandlerFunc {
 // commandTarget loads the experiment a form is about, as the viewer may
 // see it.
 func (h *Handler) commandTarget(r *http.Request) (experiments.Experiment, error) {
-	id := r.PathValue("id")
-	if !experiments.ValidID(id) {
-		return experiments.Experiment{}, experiments.ErrNotFound
+	id, err := pathID(r)
+	if err != nil {
+		return experiments.Experiment{}, err
 	}
 	return h.queries.GetExperiment(r.Context(), h.viewer(r), id)
 }
@@ -282,15 +279,13 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 			Tags: splitList(f.Value("tags"), ","), BuildsOn: splitList(f.Value("builds_on"), ", \n"),
 			Visibility: f.Value("visibility"), Cost: formCost(f),
 		}
-		if !f.Invalid() {
-			x, err := h.svc.RegisterExperiment(r.Context(), h.meta(r, f), cmd)
-			if err == nil {
-				h.redirectAfter(w, r, "/experiments/"+x.ID, x.Position)
-				return
-			}
-			status = h.failCommand(r, f, registerFields, err)
-		} else {
-			status = http.StatusUnprocessableEntity
+		var done bool
+		done, status = h.submit(w, r, f, registerFields, func() (string, uint64, error) {
+			x, err := h.svc.RegisterExperiment(r.Context(), f.meta, cmd)
+			return "/experiments/" + x.ID, x.Position, err
+		})
+		if done {
+			return
 		}
 	}
 	withKey(f)

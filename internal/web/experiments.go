@@ -174,13 +174,12 @@ type experimentData struct {
 
 func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	pos := h.position(r.Context())
-	id := r.PathValue("id")
-	if !experiments.ValidID(id) {
-		h.fail(w, r, readmodel.ErrNotFound)
-		return
-	}
+	id, err := pathID(r)
 	v := h.viewer(r)
-	x, err := h.queries.GetExperiment(r.Context(), v, id)
+	var x experiments.Experiment
+	if err == nil {
+		x, err = h.queries.GetExperiment(r.Context(), v, id)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/httperr"
 )
 
 // maxFormBytes bounds a posted form, as the API bounds a JSON body.
@@ -31,6 +32,8 @@ type form struct {
 	Error string
 	// first is the first field in error, which gets the focus.
 	first string
+	// meta is the metadata of the command a posted form sends.
+	meta experiments.Meta
 }
 
 func newForm(values url.Values) *form {
@@ -154,48 +157,47 @@ var fieldLabels = map[string]string{
 	"launched_at": "The launch date", "informed_by": "Informed by:", "note": "Note", "experiment_id": "Experiment",
 }
 
-// failCommand shows err on the form: a field error beside its field, any
-// other domain error above the form, and an internal error as a message
-// that says nothing of the cause, which is logged instead.
+// failCommand shows err on the form and returns the status to answer
+// with, which httperr gives its kind: a field error beside its field, any
+// other refusal above the form, and an internal error as a message that
+// says nothing of the cause, which is logged instead. Invalid input is
+// 422 rather than the 400 of the table: the form comes back, with what
+// to correct, as the page's content.
 func (h *Handler) failCommand(r *http.Request, f *form, fields []string, err error) int {
-	var de *experiments.Error
-	if !errors.As(err, &de) {
+	prob := httperr.Of(err)
+	switch prob.Status {
+	case http.StatusInternalServerError:
 		h.log.Error("web command failed", slog.String("path", r.URL.Path), slog.Any("err", err))
 		f.Error = "Something went wrong on our side, and the change may not have been saved. Check the page before trying again: what you typed is still here."
-		return http.StatusInternalServerError
-	}
-	switch de.Code {
-	case experiments.CodeInvalid:
-		field := de.Field
-		if m, ok := errorFields[field]; ok {
-			field = m
-		}
-		for _, known := range fields {
-			if known == field {
-				f.setField(field, sentence(fieldLabels[field]+" "+de.Message))
-				return http.StatusUnprocessableEntity
-			}
-		}
-		f.Error = "Please correct this: " + strings.TrimSpace(strings.ReplaceAll(de.Field, "_", " ")+" "+de.Message)
+	case http.StatusBadRequest:
+		f.invalid(fields, prob.Field, prob.Message)
 		return http.StatusUnprocessableEntity
-	case experiments.CodeNotFound:
-		f.Error = sentence(de.Message)
-		return http.StatusNotFound
-	case experiments.CodeForbidden:
+	case http.StatusForbidden:
 		// Who may write depends on the team; a form that names the
 		// team shows the refusal beside it, where it can be changed.
 		if slices.Contains(fields, "team") {
-			f.setField("team", "Not allowed: "+notAllowedText(de))
+			f.setField("team", "Not allowed: "+notAllowedText(prob.Message))
 		} else {
-			f.Error = "Not allowed: " + notAllowedText(de)
+			f.Error = "Not allowed: " + notAllowedText(prob.Message)
 		}
-		return http.StatusForbidden
-	case experiments.CodeConflict, experiments.CodePrecondition:
-		f.Error = sentence(de.Message)
-		return http.StatusConflict
+	default:
+		f.Error = sentence(prob.Message)
 	}
-	f.Error = sentence(de.Message)
-	return http.StatusBadRequest
+	return prob.Status
+}
+
+// invalid shows a field rule's error beside the form field it concerns,
+// or above the form when the form has no such field.
+func (f *form) invalid(fields []string, field, msg string) {
+	shown := field
+	if m, ok := errorFields[field]; ok {
+		shown = m
+	}
+	if slices.Contains(fields, shown) {
+		f.setField(shown, sentence(fieldLabels[shown]+" "+msg))
+		return
+	}
+	f.Error = "Please correct this: " + strings.TrimSpace(strings.ReplaceAll(field, "_", " ")+" "+msg)
 }
 
 // sentence capitalises msg and ends it with a full stop.
@@ -207,10 +209,11 @@ func sentence(msg string) string {
 	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
-// readForm parses a posted form and checks its CSRF token. A form whose
-// token fails comes back with its values and a fresh token, so that the
-// user can check it and send it again: that is what happens after a
-// server restart (a new key) or a cleared cookie.
+// readForm parses a posted form, checks its CSRF token, and reads the
+// metadata of the command it sends. A form whose token fails comes back
+// with its values and a fresh token, so that the user can check it and
+// send it again: that is what happens after a server restart (a new key)
+// or a cleared cookie.
 func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) (*form, int) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -223,20 +226,32 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) (*form, int) 
 		f.Error = "This form had expired, so nothing was saved. Check what you typed and send it again."
 		return f, http.StatusForbidden
 	}
+	m, err := h.meta(r, f)
+	if err != nil {
+		prob := httperr.Of(err)
+		f.invalid(nil, prob.Field, prob.Message)
+		return f, prob.Status
+	}
+	f.meta = m
 	return f, http.StatusOK
 }
 
-// meta is a command's metadata from a form. The form's idempotency key,
-// made when the form was first shown, makes a double submit write once.
-func (h *Handler) meta(r *http.Request, f *form) experiments.Meta {
-	m := experiments.Meta{Actor: h.actor(r), Principal: h.principal(r), CorrelationID: r.Header.Get("X-Request-Id")}
+// meta is a command's metadata from a form, read from the request as
+// the JSON API reads it (auth.Meta). The form's idempotency key, made
+// when the form was first shown, makes a double submit write once. A
+// browser names no correlation id, so each form post starts its own.
+func (h *Handler) meta(r *http.Request, f *form) (experiments.Meta, error) {
+	m, err := auth.Meta(r, h.principal(r))
+	if err != nil {
+		return m, err
+	}
 	if k := f.Value("idempotency_key"); validKey(k) {
 		m.IdempotencyKey = "ui-" + k
 	}
-	if len(m.CorrelationID) > 200 {
-		m.CorrelationID = ""
+	if m.CorrelationID == "" {
+		m.CorrelationID = "ui-" + newKey()
 	}
-	return m
+	return m, nil
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
@@ -256,6 +271,26 @@ func withKey(f *form) *form {
 		f.Values.Set("idempotency_key", newKey())
 	}
 	return f
+}
+
+// submit sends a form's command, unless the form already has errors,
+// and redirects to what it wrote (done). Otherwise it returns the status
+// to show the form again with, its errors on it: send's own, or the
+// refusal of the command, which failCommand words.
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, f *form, fields []string,
+	send func() (target string, pos uint64, err error)) (done bool, status int) {
+	if f.Invalid() {
+		return false, http.StatusUnprocessableEntity
+	}
+	target, pos, err := send()
+	switch {
+	case err != nil:
+		return false, h.failCommand(r, f, fields, err)
+	case f.Invalid():
+		return false, http.StatusUnprocessableEntity
+	}
+	h.redirectAfter(w, r, target, pos)
+	return true, 0
 }
 
 // redirectAfter redirects (303) to target once the read models have applied pos,

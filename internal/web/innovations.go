@@ -55,13 +55,12 @@ func (h *Handler) handleInnovation(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) showInnovation(w http.ResponseWriter, r *http.Request, status int, f *form) {
 	pos := h.position(r.Context())
-	id := r.PathValue("id")
-	if !experiments.ValidID(id) {
-		h.fail(w, r, readmodel.ErrNotFound)
-		return
-	}
+	id, err := pathID(r)
 	v := h.viewer(r)
-	lin, err := h.queries.InnovationLineage(r.Context(), v, id)
+	var lin readmodel.InnovationLineage
+	if err == nil {
+		lin, err = h.queries.InnovationLineage(r.Context(), v, id)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -206,15 +205,13 @@ func (h *Handler) postRecordInnovation(w http.ResponseWriter, r *http.Request) {
 		for _, id := range ids {
 			cmd.InformedBy = append(cmd.InformedBy, experiments.LinkInput{ExperimentID: strings.TrimSpace(id), Note: f.Value("note")})
 		}
-		if !f.Invalid() {
-			inn, err := h.svc.RecordInnovation(r.Context(), h.meta(r, f), cmd)
-			if err == nil {
-				h.redirectAfter(w, r, "/innovations/"+inn.ID, inn.Position)
-				return
-			}
-			status = h.failCommand(r, f, innovationFields, err)
-		} else {
-			status = http.StatusUnprocessableEntity
+		var done bool
+		done, status = h.submit(w, r, f, innovationFields, func() (string, uint64, error) {
+			inn, err := h.svc.RecordInnovation(r.Context(), f.meta, cmd)
+			return "/innovations/" + inn.ID, inn.Position, err
+		})
+		if done {
+			return
 		}
 	}
 	cands, err := h.linkCandidates(r, f.Values["informed_by"])
@@ -231,7 +228,7 @@ func (h *Handler) postLink(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f, status := h.readForm(w, r)
 	if status == http.StatusOK {
-		inn, err := h.svc.LinkExperiment(r.Context(), h.meta(r, f), id, experiments.LinkExperiment{
+		inn, err := h.svc.LinkExperiment(r.Context(), f.meta, id, experiments.LinkExperiment{
 			ExperimentID: f.Value("experiment_id"), Note: f.Value("note"),
 		})
 		if err == nil {
@@ -252,12 +249,14 @@ func (h *Handler) postUnlink(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f, status := h.readForm(w, r)
 	if status == http.StatusOK {
-		inn, err := h.svc.UnlinkExperiment(r.Context(), h.meta(r, f), id, r.PathValue("experiment_id"))
-		if err == nil {
-			h.redirectAfter(w, r, "/innovations/"+inn.ID, inn.Position)
+		var done bool
+		done, status = h.submit(w, r, f, nil, func() (string, uint64, error) {
+			inn, err := h.svc.UnlinkExperiment(r.Context(), f.meta, id, r.PathValue("experiment_id"))
+			return "/innovations/" + inn.ID, inn.Position, err
+		})
+		if done {
 			return
 		}
-		status = h.failCommand(r, f, nil, err)
 	}
 	// The unlink buttons carry no idempotency key: one key shared by
 	// several buttons would make the second unlink answer as the first.

@@ -57,6 +57,31 @@ func layout(nodes []gnode, title string) graph {
 	for i := range nodes {
 		byID[nodes[i].ID] = &nodes[i]
 	}
+	assignColumns(nodes, byID)
+	cols := map[int][]*gnode{}
+	width := 0
+	for i := range nodes {
+		cols[nodes[i].col] = append(cols[nodes[i].col], &nodes[i])
+		width = max(width, nodes[i].col+1)
+	}
+	tallest := orderRows(cols, width, byID)
+	band := arcBandOf(nodes, byID)
+	g := graph{Title: title, Width: padding*2 + (width-1)*colW + nodeW, Height: band + padding*2 + tallest*rowH - (rowH - nodeH)}
+	for c := 0; c < width; c++ {
+		offset := (tallest - len(cols[c])) * rowH / 2
+		for _, n := range cols[c] {
+			n.X, n.Y = padding+c*colW, band+padding+offset+n.row*rowH
+		}
+	}
+	g.Edges = edges(nodes, byID, band)
+	g.Nodes = nodes
+	return g
+}
+
+// assignColumns puts each experiment one column right of the furthest
+// experiment it builds on, and every innovation in the column after the
+// last experiment.
+func assignColumns(nodes []gnode, byID map[string]*gnode) {
 	var colOf func(n *gnode, depth int) int
 	done := map[string]bool{}
 	colOf = func(n *gnode, depth int) int {
@@ -83,12 +108,11 @@ func layout(nodes []gnode, title string) graph {
 			nodes[i].col = last + 1
 		}
 	}
-	cols := map[int][]*gnode{}
-	width := 0
-	for i := range nodes {
-		cols[nodes[i].col] = append(cols[nodes[i].col], &nodes[i])
-		width = max(width, nodes[i].col+1)
-	}
+}
+
+// orderRows orders each column by the mean row of what feeds its nodes
+// from earlier columns, and returns the height of the tallest column.
+func orderRows(cols map[int][]*gnode, width int, byID map[string]*gnode) int {
 	tallest := 0
 	for c := 0; c < width; c++ {
 		col := cols[c]
@@ -111,23 +135,27 @@ func layout(nodes []gnode, title string) graph {
 		}
 		tallest = max(tallest, len(col))
 	}
-	// An edge that skips a column would run behind the nodes between its
-	// ends; it arcs over the top instead, in a band kept free for it.
-	band := 0
+	return tallest
+}
+
+// arcBandOf returns the height kept free above the nodes for edges that
+// skip a column: such an edge would run behind the nodes between its
+// ends, so it arcs over the top instead.
+func arcBandOf(nodes []gnode, byID map[string]*gnode) int {
 	for i := range nodes {
 		for _, f := range nodes[i].from {
 			if p, ok := byID[f]; ok && nodes[i].col-p.col > 1 {
-				band = arcBand
+				return arcBand
 			}
 		}
 	}
-	g := graph{Title: title, Width: padding*2 + (width-1)*colW + nodeW, Height: band + padding*2 + tallest*rowH - (rowH - nodeH)}
-	for c := 0; c < width; c++ {
-		offset := (tallest - len(cols[c])) * rowH / 2
-		for _, n := range cols[c] {
-			n.X, n.Y = padding+c*colW, band+padding+offset+n.row*rowH
-		}
-	}
+	return 0
+}
+
+// edges draws an edge from each placed node to what built on it: a
+// curve to the next column, or an arc through the band over the top.
+func edges(nodes []gnode, byID map[string]*gnode, band int) []gedge {
+	var out []gedge
 	for i := range nodes {
 		n := &nodes[i]
 		for _, f := range n.from {
@@ -145,11 +173,10 @@ func layout(nodes []gnode, title string) graph {
 				mid := (x1 + x2) / 2
 				e.D = fmt.Sprintf("M%d %d C%d %d %d %d %d %d", x1, y1, mid, y1, mid, y2, x2-6, y2)
 			}
-			g.Edges = append(g.Edges, e)
+			out = append(out, e)
 		}
 	}
-	g.Nodes = nodes
-	return g
+	return out
 }
 
 func shorten(s string) string {

@@ -3,10 +3,12 @@ package web
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/failforward/failforward/internal/readmodel"
 )
@@ -87,17 +89,8 @@ func (h *Handler) handleOverview(w http.ResponseWriter, r *http.Request) {
 // gives the figures. A quarter's medians cannot be put together from its
 // months, so a quarter asks once more, for two quarters only.
 func (h *Handler) overview(r *http.Request) (overviewData, error) {
-	q := r.URL.Query()
-	f := overviewFilter{Team: q.Get("team"), Bucket: q.Get("bucket"), Period: q.Get("period")}
-	if f.Bucket != readmodel.BucketQuarter {
-		f.Bucket = readmodel.BucketMonth
-	}
 	now := h.now().UTC()
-	start, ok := periodStart(f.Period, f.Bucket)
-	if !ok {
-		start, _ = periodStart(periodOf(now, f.Bucket), f.Bucket)
-		f.Period = periodOf(start, f.Bucket)
-	}
+	f, start := overviewFilterOf(r.URL.Query(), now)
 	v := h.viewer(r)
 	months, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{Bucket: readmodel.BucketMonth})
 	if err != nil {
@@ -108,47 +101,14 @@ func (h *Handler) overview(r *http.Request) (overviewData, error) {
 		Buckets: []option{{readmodel.BucketMonth, "Month"}, {readmodel.BucketQuarter, "Quarter"}},
 		Empty:   len(months.Periods) == 0,
 	}
-	byKey := map[[2]string]readmodel.PeriodMetrics{}
-	teams := map[string]bool{}
-	first := start
-	for _, m := range months.Periods {
-		byKey[[2]string{m.Period, m.Team}] = m
-		if m.Team != readmodel.AllTeams {
-			teams[m.Team] = true
-		} else if t, ok := periodStart(m.Period, readmodel.BucketMonth); ok && t.Before(first) {
-			first = t
-		}
-	}
-	if f.Team != "" {
-		teams[f.Team] = true
-	}
-	d.Teams = slices.Sorted(func(yield func(string) bool) {
-		for t := range teams {
-			if !yield(t) {
-				return
-			}
-		}
-	})
-	rowTeam := cmp.Or(f.Team, readmodel.AllTeams)
-	pick := func(byKey map[[2]string]readmodel.PeriodMetrics, period string) readmodel.PeriodMetrics {
-		if m, ok := byKey[[2]string{period, rowTeam}]; ok {
-			return m
-		}
-		return readmodel.PeriodMetrics{Period: period, Team: rowTeam}
-	}
-
-	last, _ := periodStart(periodOf(now, f.Bucket), f.Bucket)
-	if start.After(last) {
-		last = start
-	}
-	firstPeriod, _ := periodStart(periodOf(first, f.Bucket), f.Bucket)
-	for _, p := range periodRange(firstPeriod, last, f.Bucket, 120) {
-		d.Periods = append(d.Periods, option{Value: p, Label: periodName(p, f.Bucket)})
-	}
+	byMonth := indexPeriods(months.Periods, cmp.Or(f.Team, readmodel.AllTeams))
+	var first time.Time
+	d.Teams, first = teamsAndFirst(months.Periods, f.Team, start)
+	d.Periods = periodOptions(first, start, now, f.Bucket)
 
 	prev := prevPeriod(start, f.Bucket)
 	d.PreviousName = periodName(periodOf(prev, f.Bucket), f.Bucket)
-	cur, before := pick(byKey, f.Period), pick(byKey, periodOf(prev, f.Bucket))
+	byPeriod := byMonth
 	if f.Bucket == readmodel.BucketQuarter {
 		quarters, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{
 			Bucket: readmodel.BucketQuarter, From: prev, To: periodEnd(start, f.Bucket),
@@ -156,24 +116,16 @@ func (h *Handler) overview(r *http.Request) (overviewData, error) {
 		if err != nil {
 			return overviewData{}, err
 		}
-		qk := map[[2]string]readmodel.PeriodMetrics{}
-		for _, m := range quarters.Periods {
-			qk[[2]string{m.Period, m.Team}] = m
-		}
-		cur, before = pick(qk, f.Period), pick(qk, periodOf(prev, f.Bucket))
+		byPeriod = indexPeriods(quarters.Periods, byMonth.team)
 	}
+	cur, before := byPeriod.pick(f.Period), byPeriod.pick(periodOf(prev, f.Bucket))
 	d.Figures = figures(cur, before, d.PreviousName)
-	d.Counts = []count{
-		{"registered", "Registered", cur.Registered}, {"started", "Started", cur.Started},
-		{"concluded", "Concluded", cur.Concluded}, {"succeeded", "Succeeded", cur.Succeeded},
-		{"failed", "Failed", cur.Failed}, {"inconclusive", "Inconclusive", cur.Inconclusive},
-		{"abandoned", "Abandoned", cur.Abandoned}, {"learnings", "Learnings recorded", cur.LearningsRecorded},
-	}
+	d.Counts = counts(cur)
 	d.Skills = cur.Skills[:min(len(cur.Skills), 10)]
 
 	end := periodEnd(start, f.Bucket).AddDate(0, -1, 0) // the last month of the period
 	for i := chartMonths - 1; i >= 0; i-- {
-		d.Months = append(d.Months, pick(byKey, periodOf(end.AddDate(0, -i, 0), readmodel.BucketMonth)))
+		d.Months = append(d.Months, byMonth.pick(periodOf(end.AddDate(0, -i, 0), readmodel.BucketMonth)))
 	}
 	team := "all teams"
 	if f.Team != "" {
@@ -182,6 +134,89 @@ func (h *Handler) overview(r *http.Request) (overviewData, error) {
 	d.Chart = outcomeChart(d.Months, fmt.Sprintf("Outcomes per month, %s", team))
 	d.ExportQuery = f.query()
 	return d, nil
+}
+
+// overviewFilterOf reads the overview's filter from the query, with the
+// start of its period: the current one when none or no valid one is
+// named.
+func overviewFilterOf(q url.Values, now time.Time) (overviewFilter, time.Time) {
+	f := overviewFilter{Team: q.Get("team"), Bucket: q.Get("bucket"), Period: q.Get("period")}
+	if f.Bucket != readmodel.BucketQuarter {
+		f.Bucket = readmodel.BucketMonth
+	}
+	start, ok := periodStart(f.Period, f.Bucket)
+	if !ok {
+		start, _ = periodStart(periodOf(now, f.Bucket), f.Bucket)
+		f.Period = periodOf(start, f.Bucket)
+	}
+	return f, start
+}
+
+// periodIndex finds the row of one team in a report by period.
+type periodIndex struct {
+	team string
+	rows map[[2]string]readmodel.PeriodMetrics
+}
+
+func indexPeriods(periods []readmodel.PeriodMetrics, team string) periodIndex {
+	ix := periodIndex{team: team, rows: map[[2]string]readmodel.PeriodMetrics{}}
+	for _, m := range periods {
+		ix.rows[[2]string{m.Period, m.Team}] = m
+	}
+	return ix
+}
+
+// pick returns the team's row of period, or an empty one: a period
+// without activity has no row.
+func (ix periodIndex) pick(period string) readmodel.PeriodMetrics {
+	if m, ok := ix.rows[[2]string{period, ix.team}]; ok {
+		return m
+	}
+	return readmodel.PeriodMetrics{Period: period, Team: ix.team}
+}
+
+// teamsAndFirst returns the teams with activity, and the selected one,
+// sorted; and the first month with activity, or start if that is
+// earlier.
+func teamsAndFirst(months []readmodel.PeriodMetrics, selected string, start time.Time) ([]string, time.Time) {
+	teams := map[string]bool{}
+	first := start
+	for _, m := range months {
+		if m.Team != readmodel.AllTeams {
+			teams[m.Team] = true
+		} else if t, ok := periodStart(m.Period, readmodel.BucketMonth); ok && t.Before(first) {
+			first = t
+		}
+	}
+	if selected != "" {
+		teams[selected] = true
+	}
+	return slices.Sorted(maps.Keys(teams)), first
+}
+
+// periodOptions are the periods the filter offers: from the one holding
+// first to the current one, or to start when it is later.
+func periodOptions(first, start, now time.Time, bucket string) []option {
+	last, _ := periodStart(periodOf(now, bucket), bucket)
+	if start.After(last) {
+		last = start
+	}
+	firstPeriod, _ := periodStart(periodOf(first, bucket), bucket)
+	var out []option
+	for _, p := range periodRange(firstPeriod, last, bucket, 120) {
+		out = append(out, option{Value: p, Label: periodName(p, bucket)})
+	}
+	return out
+}
+
+// counts are the plain counts of a period.
+func counts(cur readmodel.PeriodMetrics) []count {
+	return []count{
+		{"registered", "Registered", cur.Registered}, {"started", "Started", cur.Started},
+		{"concluded", "Concluded", cur.Concluded}, {"succeeded", "Succeeded", cur.Succeeded},
+		{"failed", "Failed", cur.Failed}, {"inconclusive", "Inconclusive", cur.Inconclusive},
+		{"abandoned", "Abandoned", cur.Abandoned}, {"learnings", "Learnings recorded", cur.LearningsRecorded},
+	}
 }
 
 // figures are the headline numbers of cur, each compared with before.

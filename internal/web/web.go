@@ -24,6 +24,7 @@ import (
 
 	"github.com/failforward/failforward/internal/auth"
 	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/httperr"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 )
@@ -47,10 +48,11 @@ type Config struct {
 	// Authenticate checks a token typed into the sign-in form and returns
 	// its principal. Nil means the UI has no sign-in: every request is the
 	// local admin, as in the JSON API without AUTH_FILE. When set, every
-	// page but sign-in and the static files needs the principal that the
-	// server in front of the handler puts in the request's context
-	// (auth.PrincipalFrom) from the session cookie auth.CookieName; it
-	// must be set whenever that server checks tokens.
+	// page but sign-in and the static files needs the principal that
+	// auth.Middleware, in front of the handler, puts in the request's
+	// context (auth.PrincipalFrom) from the session cookie
+	// auth.CookieName; it must be set whenever that middleware checks
+	// tokens.
 	Authenticate func(token string) (*experiments.Principal, error)
 	// SignInFor is how long a browser keeps a sign-in; 12h when zero.
 	SignInFor time.Duration
@@ -117,7 +119,7 @@ func (c *Config) Validate() error {
 // that the JSON API does not.
 type Handler struct {
 	svc     *experiments.Service
-	queries *readmodel.Queries
+	queries *readmodel.Retrying
 	db      *readstore.DB
 	// authenticate is nil when the UI has no sign-in.
 	authenticate func(token string) (*experiments.Principal, error)
@@ -157,7 +159,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		svc: cfg.Service, queries: cfg.Queries, db: cfg.ReadStore, authenticate: cfg.Authenticate, signInFor: cfg.SignInFor,
+		svc: cfg.Service, queries: readmodel.NewRetrying(cfg.Queries), db: cfg.ReadStore, authenticate: cfg.Authenticate, signInFor: cfg.SignInFor,
 		log: cfg.Logger, now: cfg.Now, writeWait: cfg.WriteWait, livePoll: cfg.LivePoll,
 		csrf: csrf{key: cfg.CSRFKey}, assetTag: tag, static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		mux: http.NewServeMux(), done: make(chan struct{}),
@@ -304,29 +306,60 @@ type errorPage struct {
 	SignIn string
 }
 
-// fail answers err with an HTML error page whose status fits its kind.
-// Only internal errors are logged, and their text is never shown.
+// fail answers err with an HTML error page, with the status httperr
+// gives its kind. Only internal errors are logged, and their text is
+// never shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, p := http.StatusInternalServerError, errorPage{
+	prob := httperr.Of(err)
+	switch {
+	case prob.Internal():
+		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	case prob.Unavailable():
+		h.log.Warn("web request: store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if prob.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	p := errorPageOf(err, prob)
+	h.render(w, r, prob.Status, "error", page{Title: p.Heading, Data: p})
+}
+
+// errorPageOf words a problem for the error page.
+func errorPageOf(err error, prob httperr.Problem) errorPage {
+	switch prob.Status {
+	case http.StatusNotFound:
+		return errorPage{Heading: "Not found", Message: "There is nothing here. It may never have existed, or you may not be allowed to see it."}
+	case http.StatusBadRequest:
+		if errors.Is(err, readmodel.ErrBadFilter) || errors.Is(err, readmodel.ErrBadCursor) {
+			return errorPage{Heading: "That filter does not work", Message: "The page's filters or paging link are not valid. Start again from the menu."}
+		}
+		return errorPage{Heading: "That request does not work", Message: prob.Message}
+	case http.StatusForbidden:
+		return errorPage{Heading: "Not allowed", Message: notAllowedText(prob.Message)}
+	case http.StatusConflict, http.StatusPreconditionFailed:
+		return errorPage{Heading: "That cannot be done now", Message: sentence(prob.Message)}
+	case http.StatusServiceUnavailable:
+		if prob.Unavailable() {
+			return errorPage{Heading: "Not available right now", Message: "The server cannot reach its data at the moment. Try again in a moment; nothing you saved is lost."}
+		}
+		return errorPage{Heading: "Not ready yet", Message: "The dashboards are catching up with the latest changes. Try again in a moment."}
+	}
+	return errorPage{
 		Heading: "Something went wrong on our side",
 		Message: "The page could not be loaded. Try again in a moment; if it keeps happening, the server's log says why.",
 	}
-	var de *experiments.Error
-	switch {
-	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, experiments.ErrNotFound):
-		status, p = http.StatusNotFound, errorPage{Heading: "Not found", Message: "There is nothing here. It may never have existed, or you may not be allowed to see it."}
-	case errors.Is(err, readmodel.ErrBadFilter), errors.Is(err, readmodel.ErrBadCursor):
-		status, p = http.StatusBadRequest, errorPage{Heading: "That filter does not work", Message: "The page's filters or paging link are not valid. Start again from the menu."}
-	case errors.As(err, &de) && de.Code == experiments.CodeInvalid:
-		status, p = http.StatusBadRequest, errorPage{Heading: "That request does not work", Message: de.Message}
-	case errors.As(err, &de) && de.Code == experiments.CodeForbidden:
-		status, p = http.StatusForbidden, errorPage{Heading: "Not allowed", Message: notAllowedText(de)}
-	default:
-		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+}
+
+// pathID returns the {id} of r's path, or experiments.ErrNotFound when
+// it cannot be an id at all.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !experiments.ValidID(id) {
+		return "", experiments.ErrNotFound
 	}
-	h.render(w, r, status, "error", page{Title: p.Heading, Data: p})
+	return id, nil
 }
 
 func (h *Handler) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	h.fail(w, r, readmodel.ErrNotFound)
+	h.fail(w, r, experiments.ErrNotFound)
 }
