@@ -214,6 +214,9 @@ var sample = map[string]any{
 	"team": "growth", "kind": "pilot", "visibility": "team", "outcome": "failed", "previous_outcome": "succeeded",
 	"decision": "pivot", "experiment_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "learning_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
 	"builds_on": []string{"01JABCDEFGHJKMNPQRSTVWXYZ2"},
+
+	// Failure stories.
+	"author_role": "lead", "experiment_ids": []string{"01JABCDEFGHJKMNPQRSTVWXYZ5"},
 }
 
 // fill sets every field of the struct v points to, recursively, to a
@@ -432,6 +435,7 @@ func emitEveryEvent(t *testing.T, svc *experiments.Service, now time.Time) {
 	must(err)
 	_, err = svc.UnlinkExperiment(ctx, meta, inn.ID, second.ID)
 	must(err)
+	emitStoryEvents(t, svc, meta)
 }
 
 func TestValidator(t *testing.T) {
