@@ -1,7 +1,6 @@
 package experiments
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 
@@ -23,15 +22,7 @@ func (a *storyAggregate) team() string   { return a.state.Team }
 // apply folds one event into the state with Story.Apply, and counts it in
 // the aggregate's history.
 func (a *storyAggregate) apply(r *events.Recorded) error {
-	_, p, err := events.Payload(&r.Envelope)
-	if err != nil {
-		return fmt.Errorf("story %s event %d: %w", r.Subject, r.Sequence, err)
-	}
-	if err := a.state.Apply(r, p); err != nil {
-		return err
-	}
-	a.record(r)
-	return nil
+	return a.fold(&a.state, "story", r)
 }
 
 // authorize lets through whoever may see the story; what each command
