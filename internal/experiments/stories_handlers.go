@@ -116,11 +116,15 @@ func (s *Service) writeStory(ctx context.Context, meta Meta, id string, cmd Stor
 // may not see is not found, as if it did not exist. A retracted story is
 // returned, with Retracted set: whether to show that it was retracted or
 // answer as if it were gone is the caller's choice.
+//
+// It reads the stream, not the cache: another process may have narrowed
+// the story's visibility since this one cached it, and a read must not
+// show a story to someone it was just hidden from.
 func (s *Service) Story(ctx context.Context, p *Principal, id string) (Story, error) {
 	if !ValidID(id) {
 		return Story{}, notFound("story", id)
 	}
-	a, err := load(ctx, s, storyKind, id, false, 0)
+	a, err := load(ctx, s, storyKind, id, true, 0)
 	if err != nil {
 		return Story{}, err
 	}

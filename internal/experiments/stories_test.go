@@ -486,3 +486,27 @@ func TestPublishStoryIsIdempotent(t *testing.T) {
 	_, err = svc.ReviseStory(ctx, experiments.Meta{Actor: "mia", Principal: mia, IfMatch: &stale}, first.ID, experiments.ReviseStory{Title: &title})
 	wantCode(t, err, experiments.CodePrecondition)
 }
+
+// TestStoryReadAfterAnotherProcessNarrowedIt runs two services over one
+// stream, as two api processes would: once one narrows a story to its
+// team, the other no longer shows it outside the team, though it had the
+// story cached as org.
+func TestStoryReadAfterAnotherProcessNarrowedIt(t *testing.T) {
+	ctx := context.Background()
+	one, store, _ := newService(t)
+	two, err := experiments.NewService(experiments.ServiceConfig{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := registerIn(t, one, "growth", experiments.VisibilityOrg)
+	s := publish(t, two, mia, story(x.ID))
+	if _, err := two.Story(ctx, cal, s.ID); err != nil {
+		t.Fatalf("org story read outside its team: %v", err)
+	}
+	team := experiments.VisibilityTeam
+	if _, err := one.ReviseStory(ctx, as(mia), s.ID, experiments.ReviseStory{Visibility: &team}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = two.Story(ctx, cal, s.ID)
+	wantCode(t, err, experiments.CodeNotFound)
+}
