@@ -52,13 +52,15 @@ type plan struct {
 func newPlan(r *rand.Rand, start time.Time) *plan { return &plan{r: r, start: start} }
 
 // build makes up the whole history: the stories, then the everyday
-// experiments around them, then the innovations those fed.
+// experiments around them, then the innovations those fed, then the
+// failure stories the leads told.
 func (p *plan) build() {
 	for _, s := range stories {
 		p.addStory(s)
 	}
 	p.addEveryday(110)
 	p.addEverydayInnovations(10)
+	p.addFailureStories()
 }
 
 // day returns the plan's start plus d days, at a working hour.

@@ -20,6 +20,7 @@ const SubjectRoot = "tracker"
 const (
 	AggregateExperiment = "experiment"
 	AggregateInnovation = "innovation"
+	AggregateStory      = "story"
 )
 
 // Event names: the last subject token, and the type without prefix and
@@ -35,6 +36,10 @@ const (
 	InnovationRecorded         = "innovation.recorded"
 	InnovationLinked           = "innovation.linked"
 	InnovationUnlinked         = "innovation.unlinked"
+	StoryPublished             = "story.published"
+	StoryRevised               = "story.revised"
+	StoryRetracted             = "story.retracted"
+	StoryHelped                = "story.helped"
 )
 
 // Names lists every event name in the catalogue.
@@ -43,6 +48,7 @@ var Names = []string{
 	ExperimentOutcomeRevised, ExperimentAbandoned, ExperimentLearningRecorded,
 	InnovationRecorded, InnovationLinked, InnovationUnlinked,
 	WebhookCreated, WebhookChanged, WebhookPaused, WebhookResumed, WebhookDeleted,
+	StoryPublished, StoryRevised, StoryRetracted, StoryHelped,
 }
 
 // CurrentVersion is the payload version the code writes for every name
@@ -260,6 +266,14 @@ func newPayload(name string, version int) (any, bool) {
 		return &WebhookResumedV1{}, true
 	case WebhookDeleted:
 		return &WebhookDeletedV1{}, true
+	case StoryPublished:
+		return &StoryPublishedV1{}, true
+	case StoryRevised:
+		return &StoryRevisedV1{}, true
+	case StoryRetracted:
+		return &StoryRetractedV1{}, true
+	case StoryHelped:
+		return &StoryHelpedV1{}, true
 	}
 	return nil, false
 }

@@ -218,6 +218,8 @@ var sample = map[string]any{
 	// The webhook payloads.
 	"owner_role": "member", "target_url": "https://hooks.example.com/failforward", "format": "chat",
 	"events": []string{"experiment.concluded"},
+	// Failure stories.
+	"author_role": "lead", "experiment_ids": []string{"01JABCDEFGHJKMNPQRSTVWXYZ5"},
 }
 
 // fill sets every field of the struct v points to, recursively, to a
@@ -437,6 +439,7 @@ func emitEveryEvent(t *testing.T, svc *experiments.Service, now time.Time) {
 	must(err)
 	_, err = svc.UnlinkExperiment(ctx, meta, inn.ID, second.ID)
 	must(err)
+	emitStoryEvents(t, svc, meta)
 }
 
 func TestValidator(t *testing.T) {

@@ -36,6 +36,26 @@ func (h *history) record(r *events.Recorded) {
 	}
 }
 
+// state is an aggregate's state with its fold: Experiment, Innovation or
+// Story.
+type state interface {
+	Apply(r *events.Recorded, payload any) error
+}
+
+// fold decodes r, folds it into st and counts it in the history. what
+// names the aggregate in an error.
+func (h *history) fold(st state, what string, r *events.Recorded) error {
+	_, p, err := events.Payload(&r.Envelope)
+	if err != nil {
+		return fmt.Errorf("%s %s event %d: %w", what, r.Subject, r.Sequence, err)
+	}
+	if err := st.Apply(r, p); err != nil {
+		return err
+	}
+	h.record(r)
+	return nil
+}
+
 // experimentAggregate is an experiment's state folded from its events.
 type experimentAggregate struct {
 	history
@@ -47,15 +67,7 @@ func (a *experimentAggregate) exists() bool { return a.version > 0 }
 // apply folds one event into the state with Experiment.Apply, and counts
 // it in the aggregate's history.
 func (a *experimentAggregate) apply(r *events.Recorded) error {
-	_, p, err := events.Payload(&r.Envelope)
-	if err != nil {
-		return fmt.Errorf("experiment %s event %d: %w", r.Subject, r.Sequence, err)
-	}
-	if err := a.state.Apply(r, p); err != nil {
-		return err
-	}
-	a.record(r)
-	return nil
+	return a.fold(&a.state, "experiment", r)
 }
 
 func (a *experimentAggregate) register(cmd RegisterExperiment) []change {
@@ -157,15 +169,7 @@ func (a *innovationAggregate) exists() bool { return a.version > 0 }
 // apply folds one event into the state with Innovation.Apply, and counts
 // it in the aggregate's history.
 func (a *innovationAggregate) apply(r *events.Recorded) error {
-	_, p, err := events.Payload(&r.Envelope)
-	if err != nil {
-		return fmt.Errorf("innovation %s event %d: %w", r.Subject, r.Sequence, err)
-	}
-	if err := a.state.Apply(r, p); err != nil {
-		return err
-	}
-	a.record(r)
-	return nil
+	return a.fold(&a.state, "innovation", r)
 }
 
 func (a *innovationAggregate) linked(experimentID string) bool {
