@@ -37,13 +37,13 @@
 // the batch's transaction, so that a read costs in proportion to the
 // teams and periods it shows, not to history (migration 0004):
 //
-//   - figure_counts holds, per team, calendar month (UTC) and visibility,
-//     each count in the month of its own date, the day histograms of the
-//     medians, and the skills named. A batch takes every changed
-//     experiment's old contribution out and puts its new one in, so an
-//     outcome revision moves an experiment between counts and a
-//     visibility revision moves it, with its learnings, between cells. A
-//     viewer's figures are the sum over the cells it may see.
+//   - figure_cells holds a row per month, team and visibility: each count
+//     in the month of its own date, the day histograms of the medians,
+//     and the skills named. A batch takes every changed experiment's old
+//     contribution out and puts its new one in, so an outcome revision
+//     moves an experiment between counts and a visibility revision moves
+//     it, with its learnings, between cells. A viewer's figures are the
+//     sums over the cells it may see.
 //   - failure_feeds is the relation "this failure fed that innovation",
 //     through builds_on at any depth, with, for each pair, the minimal
 //     sets of teams whose confidential experiments its paths pass through

@@ -4,85 +4,117 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/failforward/failforward/internal/experiments"
 )
 
-// The figures of figure_counts. Counts have the detail ""; the day
-// histograms have the whole number of days; skills have the skill.
+// The counts of a cell, in the order of their figure_cells columns.
 const (
-	figRegistered       = "registered"
-	figStarted          = "started"
-	figConcluded        = "concluded"
-	figSucceeded        = "succeeded"
-	figFailed           = "failed"
-	figInconclusive     = "inconclusive"
-	figAbandoned        = "abandoned"
-	figOutcomeRevisions = "outcome_revisions"
-	figLearnings        = "learnings"
-	figSkill            = "skill"
-	figCycleDays        = "cycle_days"
-	figFailuresFed      = "failures_fed"
-	figLatencyDays      = "latency_days"
+	cRegistered = iota
+	cStarted
+	cConcluded
+	cSucceeded
+	cFailed
+	cInconclusive
+	cAbandoned
+	cOutcomeRevisions
+	cLearnings
+	cFailuresFed
+	numCounts
 )
 
-// figureKey names one row of figure_counts: a figure of a (month, team,
-// visibility) cell.
-type figureKey struct {
-	month, team, visibility, figure, detail string
+// cellKey names a cell of figure_cells.
+type cellKey struct{ month, team, visibility string }
+
+// cellFigures are the figures of one cell, or what a batch adds to them.
+type cellFigures struct {
+	counts      [numCounts]int64
+	cycleDays   map[int]int64
+	latencyDays map[int]int64
+	skills      map[string]int64
 }
 
-// figureDeltas is what a batch adds to each row of figure_counts. The
+func newCellFigures() *cellFigures {
+	return &cellFigures{cycleDays: map[int]int64{}, latencyDays: map[int]int64{}, skills: map[string]int64{}}
+}
+
+// add adds o to c, and drops what falls to 0.
+func (c *cellFigures) add(o *cellFigures) {
+	for i, n := range o.counts {
+		c.counts[i] += n
+	}
+	addCounts(c.cycleDays, o.cycleDays)
+	addCounts(c.latencyDays, o.latencyDays)
+	addCounts(c.skills, o.skills)
+}
+
+func addCounts[K comparable](dst, src map[K]int64) {
+	for k, n := range src {
+		if dst[k] += n; dst[k] == 0 {
+			delete(dst, k)
+		}
+	}
+}
+
+// empty reports whether the cell holds nothing, and need not be stored.
+func (c *cellFigures) empty() bool {
+	return c.counts == [numCounts]int64{} && len(c.cycleDays) == 0 && len(c.latencyDays) == 0 && len(c.skills) == 0
+}
+
+// figureDeltas is what a batch adds to each cell of figure_cells. The
 // projection takes every changed experiment's old contribution out and
 // puts its new one in, so that a revision moves an experiment between
 // cells, and the sums stay what a recount would give.
-type figureDeltas map[figureKey]int64
+type figureDeltas map[cellKey]*cellFigures
 
-func (d figureDeltas) add(month, team, visibility, figure, detail string, n int64) {
-	if n != 0 {
-		d[figureKey{month, team, visibility, figure, detail}] += n
+func (d figureDeltas) at(month, team, visibility string) *cellFigures {
+	k := cellKey{month, team, visibility}
+	c, ok := d[k]
+	if !ok {
+		c = newCellFigures()
+		d[k] = c
 	}
+	return c
 }
 
 // experiment adds sign times x's contribution: each count in the month of
 // its own date, as Outcomes reports them.
 func (d figureDeltas) experiment(x *experimentRow, sign int64) {
-	add := func(month, figure, detail string, n int64) {
-		d.add(month, x.Team, x.Visibility, figure, detail, sign*n)
-	}
-	add(x.RegisteredMonth, figRegistered, "", 1)
+	at := func(month string) *cellFigures { return d.at(month, x.Team, x.Visibility) }
+	at(x.RegisteredMonth).counts[cRegistered] += sign
 	if x.StartedAt != nil {
-		add(x.StartedMonth, figStarted, "", 1)
+		at(x.StartedMonth).counts[cStarted] += sign
 	}
 	if x.AbandonedAt != nil {
-		add(x.AbandonedMonth, figAbandoned, "", 1)
+		at(x.AbandonedMonth).counts[cAbandoned] += sign
 	}
 	if x.ConcludedAt == nil {
 		return
 	}
-	add(x.ConcludedMonth, figConcluded, "", 1)
-	add(x.ConcludedMonth, figOutcomeRevisions, "", int64(x.OutcomeRevisions))
+	c := at(x.ConcludedMonth)
+	c.counts[cConcluded] += sign
+	c.counts[cOutcomeRevisions] += sign * int64(x.OutcomeRevisions)
 	switch x.Outcome {
 	case experiments.OutcomeSucceeded:
-		add(x.ConcludedMonth, figSucceeded, "", 1)
+		c.counts[cSucceeded] += sign
 	case experiments.OutcomeFailed:
-		add(x.ConcludedMonth, figFailed, "", 1)
+		c.counts[cFailed] += sign
 	case experiments.OutcomeInconclusive:
-		add(x.ConcludedMonth, figInconclusive, "", 1)
+		c.counts[cInconclusive] += sign
 	}
 	if x.StartedAt != nil {
-		add(x.ConcludedMonth, figCycleDays, strconv.Itoa(wholeDays(*x.StartedAt, *x.ConcludedAt)), 1)
+		c.cycleDays[wholeDays(*x.StartedAt, *x.ConcludedAt)] += sign
 	}
 }
 
 // learning adds sign times one learning, counted in its team and month
 // and in the visibility of its experiment, with each skill it names once.
 func (d figureDeltas) learning(team, month, visibility string, skills []string, sign int64) {
-	d.add(month, team, visibility, figLearnings, "", sign)
+	c := d.at(month, team, visibility)
+	c.counts[cLearnings] += sign
 	for _, s := range distinct(skills) {
-		d.add(month, team, visibility, figSkill, s, sign)
+		c.skills[s] += sign
 	}
 }
 
@@ -92,8 +124,9 @@ func (d figureDeltas) fedFailure(f *failureFigure, sign int64) {
 	if f == nil || f.depends {
 		return
 	}
-	d.add(f.month, f.team, f.visibility, figFailuresFed, "", sign)
-	d.add(f.month, f.team, f.visibility, figLatencyDays, strconv.Itoa(wholeDays(f.concludedAt, *f.openLaunchedAt)), sign)
+	c := d.at(f.month, f.team, f.visibility)
+	c.counts[cFailuresFed] += sign
+	c.latencyDays[wholeDays(f.concludedAt, *f.openLaunchedAt)] += sign
 }
 
 // wholeDays is the number of calendar days (UTC) from a to b: 0 on the

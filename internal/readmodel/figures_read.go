@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -68,64 +67,60 @@ func monthStart(t time.Time) time.Time {
 // tallyCells adds up the cells v may see of the months in span, and the
 // failures in them whose figures depend on v's teams.
 func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
+	cond, args := cellConds(v, team, span)
+	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", cellColumns)+" FROM figure_cells c WHERE "+cond), args...)
+	if err != nil {
+		return fmt.Errorf("load figure cells: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, c, err := scanCell(rows)
+		if err != nil {
+			return fmt.Errorf("load figure cells: %w", err)
+		}
+		for _, cl := range t.at(k.month, k.team) {
+			cl.add(c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load figure cells: %w", err)
+	}
+	cond, args = cellConds(v, team, span)
+	return q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t)
+}
+
+// cellConds returns the condition on the rows aliased c of figure_cells
+// or failure_figures that v may see, of team (unless "") and of the
+// months in span.
+func cellConds(v Viewer, team string, span monthSpan) (string, []any) {
 	vis, args := v.visible("c")
 	conds := []string{vis}
 	if team != "" {
 		conds, args = append(conds, "c.team = ?"), append(args, team)
 	}
 	conds, args = span.conds("c", conds, args)
-	var rows []struct {
-		Team   string `db:"team"`
-		Month  string `db:"month"`
-		Figure string `db:"figure"`
-		Detail string `db:"detail"`
-		N      int64  `db:"n"`
-	}
-	query := "SELECT c.team, c.month, c.figure, c.detail, SUM(c.n) AS n FROM figure_counts c WHERE " +
-		strings.Join(conds, " AND ") + " GROUP BY c.team, c.month, c.figure, c.detail"
-	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(query), args...); err != nil {
-		return fmt.Errorf("sum figure cells: %w", err)
-	}
-	for _, r := range rows {
-		for _, cl := range t.at(r.Month, r.Team) {
-			cl.addFigure(r.Figure, r.Detail, r.N)
-		}
-	}
-	vis, args = v.visible("c")
-	conds = []string{"c.depends", vis}
-	if team != "" {
-		conds, args = append(conds, "c.team = ?"), append(args, team)
-	}
-	conds, args = span.conds("c", conds, args)
-	return q.tallyFedFailures(ctx, v, strings.Join(conds, " AND "), args, t)
+	return strings.Join(conds, " AND "), args
 }
 
-// addFigure adds n of one figure_counts figure to the cell.
-func (c *cell) addFigure(figure, detail string, n int64) {
+// add adds the figures of a stored cell to the report's cell.
+func (c *cell) add(f *cellFigures) {
 	m := &c.m
-	counts := map[string]*int{
-		figRegistered: &m.Registered, figStarted: &m.Started, figConcluded: &m.Concluded,
-		figSucceeded: &m.Succeeded, figFailed: &m.Failed, figInconclusive: &m.Inconclusive,
-		figAbandoned: &m.Abandoned, figOutcomeRevisions: &m.OutcomeRevisions,
-		figLearnings: &m.LearningsRecorded, figFailuresFed: &m.FailuresFed,
+	for i, p := range [numCounts]*int{
+		cRegistered: &m.Registered, cStarted: &m.Started, cConcluded: &m.Concluded,
+		cSucceeded: &m.Succeeded, cFailed: &m.Failed, cInconclusive: &m.Inconclusive,
+		cAbandoned: &m.Abandoned, cOutcomeRevisions: &m.OutcomeRevisions,
+		cLearnings: &m.LearningsRecorded, cFailuresFed: &m.FailuresFed,
+	} {
+		*p += int(f.counts[i])
 	}
-	if p, ok := counts[figure]; ok {
-		*p += int(n)
-		return
+	for d, n := range f.cycleDays {
+		c.cycleDays[d] += n
 	}
-	switch figure {
-	case figSkill:
-		c.skills[detail] += int(n)
-	case figCycleDays, figLatencyDays:
-		d, err := strconv.Atoi(detail)
-		if err != nil {
-			return // the projection writes only numbers here
-		}
-		if figure == figCycleDays {
-			c.cycleDays[d] += n
-		} else {
-			c.latency[d] += n
-		}
+	for d, n := range f.latencyDays {
+		c.latency[d] += n
+	}
+	for s, n := range f.skills {
+		c.skills[s] += int(n)
 	}
 }
 

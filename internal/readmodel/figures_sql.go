@@ -3,75 +3,107 @@ package readmodel
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
-// upsertFigures adds each row's n to figure_counts, creating the rows
-// that are not there. Both read stores take ON CONFLICT … DO UPDATE with
-// excluded; the rows of one statement have distinct keys, as Postgres
-// requires.
-const upsertFigures = "INSERT INTO figure_counts (month, team, visibility, figure, detail, n) VALUES %s" +
-	" ON CONFLICT (month, team, visibility, figure, detail) DO UPDATE SET n = figure_counts.n + excluded.n"
+// cellColumns lists figure_cells in the order of cellFigures.appendValues.
+const cellColumns = `month, team, visibility, registered, started, concluded, succeeded, failed, inconclusive,
+	abandoned, outcome_revisions, learnings, failures_fed, cycle_days, latency_days, skills`
 
-// deleteZeroFigures drops the rows a batch took to 0, which the partial
-// index figure_counts_zero finds without a scan.
-const deleteZeroFigures = "DELETE FROM figure_counts WHERE n = 0"
+var cellTable = newTableSpec("figure_cells", columnList(cellColumns), "month")
 
-// figureRowsPerUpsert keeps an upsert's parameters under chunkParams.
-const figureRowsPerUpsert = chunkParams / 6
+const loadCells = "SELECT " + cellColumns + " FROM figure_cells WHERE month IN (%s)"
 
-// writeDeltas adds d to figure_counts, in key order, and deletes the rows
-// that fell to 0, so that the table holds the same rows whatever the
-// batch boundaries were.
+// writeDeltas adds d to figure_cells. It rewrites every month that d
+// changes: those rows are few (a month has a cell per team and
+// visibility), and rewriting them whole keeps their histograms in one
+// row each and leaves out the cells that fell empty.
 func (p *Projection) writeDeltas(ctx context.Context, tx *batchTx, d figureDeltas) error {
-	keys := slices.SortedFunc(maps.Keys(d), func(a, b figureKey) int {
-		return cmp.Or(cmp.Compare(a.month, b.month), cmp.Compare(a.team, b.team), cmp.Compare(a.visibility, b.visibility),
-			cmp.Compare(a.figure, b.figure), cmp.Compare(a.detail, b.detail))
-	})
-	negative := false
-	args := make([]any, 0, 6*min(len(keys), figureRowsPerUpsert))
-	for chunk := range slices.Chunk(keys, figureRowsPerUpsert) {
-		args = args[:0]
-		for _, k := range chunk {
-			n := d[k]
-			if n == 0 {
-				continue
-			}
-			negative = negative || n < 0
-			args = append(args, k.month, dbText(k.team), dbText(k.visibility), k.figure, dbText(k.detail), n)
-		}
-		if len(args) == 0 {
-			continue
-		}
-		q := p.texts.upsert(len(args) / 6)
-		if _, err := tx.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("add %d figures: %w", len(args)/6, err)
+	months := map[string]bool{}
+	for k, c := range d {
+		if !c.empty() {
+			months[k.month] = true
 		}
 	}
-	if negative {
-		if _, err := tx.tx.ExecContext(ctx, deleteZeroFigures); err != nil {
-			return fmt.Errorf("delete figures that fell to zero: %w", err)
+	if len(months) == 0 {
+		return nil
+	}
+	cells := map[cellKey]*cellFigures{}
+	err := tx.queryIn(ctx, loadCells, sortedKeys(months), func(rows *sql.Rows) error {
+		k, c, err := scanCell(rows)
+		if err != nil {
+			return err
 		}
+		cells[k] = c
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load figure cells: %w", err)
+	}
+	for k, delta := range d {
+		if months[k.month] {
+			if cells[k] == nil {
+				cells[k] = newCellFigures()
+			}
+			cells[k].add(delta)
+		}
+	}
+	var values []any
+	for _, k := range slices.SortedFunc(maps.Keys(cells), compareCellKeys) {
+		if c := cells[k]; !c.empty() {
+			values = c.appendValues(values, k)
+		}
+	}
+	if err := tx.replace(ctx, cellTable, sortedKeys(months), values); err != nil {
+		return fmt.Errorf("write figure cells: %w", err)
 	}
 	return nil
 }
 
-// upsert returns the text of upsertFigures for rows rows, built once per
-// row count.
-func (s *sqlTexts) upsert(rows int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := sqlKey{query: upsertFigures, n: -rows}
-	if q, ok := s.texts[k]; ok {
-		return q
+func compareCellKeys(a, b cellKey) int {
+	return cmp.Or(cmp.Compare(a.month, b.month), cmp.Compare(a.team, b.team), cmp.Compare(a.visibility, b.visibility))
+}
+
+func (c *cellFigures) appendValues(args []any, k cellKey) []any {
+	args = append(args, k.month, dbText(k.team), dbText(k.visibility))
+	for _, n := range c.counts {
+		args = append(args, n)
 	}
-	tuples := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", rows), ", ")
-	q := sqlx.Rebind(s.bindType, fmt.Sprintf(upsertFigures, tuples))
-	s.texts[k] = q
-	return q
+	return append(args, encodeCounts(c.cycleDays), encodeCounts(c.latencyDays), dbText(encodeCounts(c.skills)))
+}
+
+// scanCell reads a row of cellColumns.
+func scanCell(rows interface{ Scan(...any) error }) (cellKey, *cellFigures, error) {
+	var k cellKey
+	c := newCellFigures()
+	var cycle, latency, skills string
+	dest := []any{&k.month, &k.team, &k.visibility}
+	for i := range c.counts {
+		dest = append(dest, &c.counts[i])
+	}
+	if err := rows.Scan(append(dest, &cycle, &latency, &skills)...); err != nil {
+		return k, nil, err
+	}
+	err := json.Unmarshal([]byte(cycle), &c.cycleDays)
+	if err == nil {
+		err = json.Unmarshal([]byte(latency), &c.latencyDays)
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(skills), &c.skills)
+	}
+	if err != nil {
+		return k, nil, fmt.Errorf("figure cell %s %s %s: %w", k.month, k.team, k.visibility, err)
+	}
+	return k, c, nil
+}
+
+// encodeCounts writes a histogram as a JSON object; encoding/json sorts
+// its keys, so equal histograms are equal text.
+func encodeCounts[K comparable](m map[K]int64) string {
+	b, _ := json.Marshal(m) // a map of numbers or strings to numbers always encodes
+	return string(b)
 }

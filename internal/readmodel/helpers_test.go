@@ -175,7 +175,7 @@ var readModelTables = []struct{ name, order string }{
 	{"innovations", "id"},
 	{"innovation_links", "innovation_id, experiment_id"},
 	{"history", "position"},
-	{"figure_counts", "month, team, visibility, figure, detail"},
+	{"figure_cells", "month, team, visibility"},
 	{"failure_feeds", "failure_id, innovation_id, requires"},
 	{"failure_figures", "failure_id"},
 	{"projector_skipped", "position"},

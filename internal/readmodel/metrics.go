@@ -142,7 +142,7 @@ func (t *tally) at(month, team string) []*cell {
 
 // Outcomes computes the outcome dashboard over the experiments v may see.
 // Whole months come from the cells the projection maintains
-// (figure_counts), with the few failures whose figures depend on the
+// (figure_cells), with the few failures whose figures depend on the
 // viewer's teams resolved from failure_feeds; the part of a month that a
 // range's bound cuts is counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {

@@ -304,9 +304,9 @@ func TestBatchBoundariesAreDeterministic(t *testing.T) {
 			t.Fatalf("generated stream is too thin: %d experiments, %d skips, %d links",
 				len(want["experiments"]), len(want["projector_skipped"]), len(want["innovation_links"]))
 		}
-		if len(want["figure_counts"]) == 0 || len(want["failure_feeds"]) == 0 || len(want["failure_figures"]) == 0 {
+		if len(want["figure_cells"]) == 0 || len(want["failure_feeds"]) == 0 || len(want["failure_figures"]) == 0 {
 			t.Fatalf("generated stream fills too few figures: %d cells, %d feeds, %d fed failures",
-				len(want["figure_counts"]), len(want["failure_feeds"]), len(want["failure_figures"]))
+				len(want["figure_cells"]), len(want["failure_feeds"]), len(want["failure_figures"]))
 		}
 		r := rand.New(rand.NewPCG(2, 3))
 		random := make([]int, 0, n)

@@ -3,26 +3,33 @@
 -- month instead of recounting history. A read store that held data before
 -- this migration has empty figures until `projector rebuild` refills them.
 
--- figure_counts holds every additive figure of a (team, month,
--- visibility) cell: one row per figure and detail. Counts have detail ''
--- (registered, started, concluded, succeeded, failed, inconclusive,
--- abandoned, outcome_revisions, learnings, failures_fed); the day
--- histograms of the medians have the whole number of days as detail
--- (cycle_days, latency_days); skills have the skill. Each count sits in
--- the month of its own date. A viewer's figure is the sum over the cells
--- it may see. Rows whose n falls to 0 are deleted, so that a replay gives
--- the same rows whatever its batches.
-CREATE TABLE figure_counts (
-    month      TEXT NOT NULL,  -- YYYY-MM, UTC
-    team       TEXT NOT NULL,
-    visibility TEXT NOT NULL,
-    figure     TEXT NOT NULL,
-    detail     TEXT NOT NULL,
-    n          BIGINT NOT NULL,
-    PRIMARY KEY (month, team, visibility, figure, detail)
+-- figure_cells holds the figures of one (month, team, visibility) cell,
+-- each count in the month of its own date; cycle_days and latency_days
+-- are histograms of whole days (a JSON object, days → count) from which
+-- the medians are exact, and skills counts the learnings naming each
+-- skill (a JSON object). A viewer's figures are the sums over the cells
+-- it may see. A batch rewrites the months it changes; a cell with
+-- nothing in it is not stored, so that a replay gives the same rows
+-- whatever its batches.
+CREATE TABLE figure_cells (
+    month             TEXT NOT NULL,  -- YYYY-MM, UTC
+    team              TEXT NOT NULL,
+    visibility        TEXT NOT NULL,
+    registered        BIGINT NOT NULL,
+    started           BIGINT NOT NULL,
+    concluded         BIGINT NOT NULL,
+    succeeded         BIGINT NOT NULL,
+    failed            BIGINT NOT NULL,
+    inconclusive      BIGINT NOT NULL,
+    abandoned         BIGINT NOT NULL,
+    outcome_revisions BIGINT NOT NULL,
+    learnings         BIGINT NOT NULL,
+    failures_fed      BIGINT NOT NULL,  -- those that fed whatever the viewer
+    cycle_days        TEXT NOT NULL,
+    latency_days      TEXT NOT NULL,  -- of the failures_fed
+    skills            TEXT NOT NULL,
+    PRIMARY KEY (month, team, visibility)
 );
--- The rows a batch takes to 0, for the projection to delete them.
-CREATE INDEX figure_counts_zero ON figure_counts (month) WHERE n = 0;
 
 -- failure_feeds is the transitive relation "this failure fed that
 -- innovation": the innovation links the failure or an experiment built on
