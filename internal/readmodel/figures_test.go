@@ -22,7 +22,7 @@ import (
 
 // figureSeeds are the histories TestFiguresEqualRecount always checks;
 // FIGURE_SEED adds one more, to replay a failure found elsewhere.
-var figureSeeds = []uint64{1, 2, 3, 4, 5, 6}
+var figureSeeds = []uint64{1, 2, 3, 4}
 
 // TestFiguresEqualRecount applies random histories in random batches and
 // checks, at several points of each, that Outcomes and FailureBacklog
@@ -42,7 +42,7 @@ func TestFiguresEqualRecount(t *testing.T) {
 			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 				db := readstoretest.Open(t, d)
 				q := readmodel.NewQueries(db)
-				evs := randomHistory(t, seed, 360)
+				evs := randomHistory(t, seed, 300)
 				r := rand.New(rand.NewPCG(seed, 99))
 				applied := 0
 				for _, upTo := range []int{len(evs) / 3, 2 * len(evs) / 3, len(evs)} {
