@@ -88,12 +88,12 @@ func scanCell(rows interface{ Scan(...any) error }) (cellKey, *cellFigures, erro
 	if err := rows.Scan(append(dest, &cycle, &latency, &skills)...); err != nil {
 		return k, nil, err
 	}
-	err := json.Unmarshal([]byte(cycle), &c.cycleDays)
+	err := decodeCounts(cycle, &c.cycleDays)
 	if err == nil {
-		err = json.Unmarshal([]byte(latency), &c.latencyDays)
+		err = decodeCounts(latency, &c.latencyDays)
 	}
 	if err == nil {
-		err = json.Unmarshal([]byte(skills), &c.skills)
+		err = decodeCounts(skills, &c.skills)
 	}
 	if err != nil {
 		return k, nil, fmt.Errorf("figure cell %s %s %s: %w", k.month, k.team, k.visibility, err)
@@ -106,4 +106,13 @@ func scanCell(rows interface{ Scan(...any) error }) (cellKey, *cellFigures, erro
 func encodeCounts[K comparable](m map[K]int64) string {
 	b, _ := json.Marshal(m) // a map of numbers or strings to numbers always encodes
 	return string(b)
+}
+
+// decodeCounts reads what encodeCounts wrote into m. Many cells have no
+// latencies or skills; their "{}" is not worth a decoder.
+func decodeCounts[K comparable](s string, m *map[K]int64) error {
+	if s == "{}" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), m)
 }
