@@ -166,6 +166,13 @@ func snapshotFigures(b *batch) figuresBefore {
 // batch changed, and the failure feeds of every failure upstream of what
 // it changed.
 func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figuresBefore, b *batch) error {
+	var built bool
+	if err := tx.tx.QueryRowContext(ctx, "SELECT built FROM figure_state WHERE id = 1").Scan(&built); err != nil {
+		return fmt.Errorf("read figure state: %w", err)
+	}
+	if !built {
+		return p.buildFigures(ctx, tx)
+	}
 	d := figureDeltas{}
 	touched := map[string]bool{}
 	var moved []string
@@ -203,6 +210,63 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	return p.writeDeltas(ctx, tx, d)
 }
 
+// buildFigures computes every figure from the rows, batch included, in a
+// read store whose figures were never built: one migrated with data in
+// it.
+func (p *Projection) buildFigures(ctx context.Context, tx *batchTx) error {
+	d := figureDeltas{}
+	visibility := map[string]string{}
+	rows, err := tx.tx.QueryContext(ctx, "SELECT "+experimentColumns+" FROM experiments")
+	if err != nil {
+		return fmt.Errorf("build figures: %w", err)
+	}
+	defer rows.Close()
+	xs := newExperimentScan()
+	for rows.Next() {
+		x, err := xs.scan(rows)
+		if err != nil {
+			return fmt.Errorf("build figures: %w", err)
+		}
+		d.experiment(&x, 1)
+		visibility[x.ID] = x.Visibility
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("build figures: %w", err)
+	}
+	rows.Close()
+	learnings, err := tx.tx.QueryContext(ctx, "SELECT "+learningCellColumns+" FROM learnings")
+	if err != nil {
+		return fmt.Errorf("build figures: %w", err)
+	}
+	defer learnings.Close()
+	for learnings.Next() {
+		l, err := scanLearningCell(learnings)
+		if err != nil {
+			return fmt.Errorf("build figures: %w", err)
+		}
+		d.learning(l.Team, l.RecordedMonth, visibility[l.ExperimentID], l.Skills, 1)
+	}
+	if err := learnings.Err(); err != nil {
+		return fmt.Errorf("build figures: %w", err)
+	}
+	learnings.Close()
+	ids := sortedKeys(visibility)
+	touched := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		touched[id] = true
+	}
+	if err := p.updateFeeds(ctx, tx, touched, d); err != nil {
+		return err
+	}
+	if err := p.writeDeltas(ctx, tx, d); err != nil {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(ctx, p.texts.rebind("UPDATE figure_state SET built = ? WHERE id = 1"), true); err != nil {
+		return fmt.Errorf("build figures: %w", err)
+	}
+	return nil
+}
+
 // feedsMayChange reports whether a change to an experiment can change
 // which innovations a failure fed through it, or whether it is a failure.
 func feedsMayChange(old, x *experimentRow) bool {
@@ -217,7 +281,16 @@ func equalTimes(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-const loadLearningCells = "SELECT id, experiment_id, team, recorded_month, skills FROM learnings WHERE experiment_id IN (%s)"
+// learningCellColumns are what the figures need of a learning.
+const learningCellColumns = "id, experiment_id, team, recorded_month, skills"
+
+const loadLearningCells = "SELECT " + learningCellColumns + " FROM learnings WHERE experiment_id IN (%s)"
+
+func scanLearningCell(rows *sql.Rows) (learningRow, error) {
+	var l learningRow
+	err := rows.Scan(&l.ID, &l.ExperimentID, &l.Team, &l.RecordedMonth, &l.Skills)
+	return l, err
+}
 
 // moveLearnings moves the stored learnings of the experiments whose
 // visibility the batch changed to the cells of their new visibility. The
@@ -225,14 +298,13 @@ const loadLearningCells = "SELECT id, experiment_id, team, recorded_month, skill
 func (p *Projection) moveLearnings(ctx context.Context, tx *batchTx, ids []string, before figuresBefore,
 	b *batch, fresh map[string]bool, d figureDeltas) error {
 	err := tx.queryIn(ctx, loadLearningCells, ids, func(rows *sql.Rows) error {
-		var id, exp, team, month string
-		var skills stringList
-		if err := rows.Scan(&id, &exp, &team, &month, &skills); err != nil {
+		l, err := scanLearningCell(rows)
+		if err != nil {
 			return err
 		}
-		if !fresh[id] {
-			d.learning(team, month, before[exp].Visibility, skills, -1)
-			d.learning(team, month, b.experiments[exp].Visibility, skills, 1)
+		if !fresh[l.ID] {
+			d.learning(l.Team, l.RecordedMonth, before[l.ExperimentID].Visibility, l.Skills, -1)
+			d.learning(l.Team, l.RecordedMonth, b.experiments[l.ExperimentID].Visibility, l.Skills, 1)
 		}
 		return nil
 	})

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // cellColumns lists figure_cells in the order of cellFigures.appendValues.
@@ -115,4 +117,10 @@ func decodeCounts[K comparable](s string, m *map[K]int64) error {
 		return nil
 	}
 	return json.Unmarshal([]byte(s), m)
+}
+
+// rebind returns q, written with ? placeholders, for the read store's
+// driver.
+func (s *sqlTexts) rebind(q string) string {
+	return sqlx.Rebind(s.bindType, q)
 }

@@ -1,7 +1,6 @@
 -- Dashboard figures that the projection maintains in each batch's
 -- transaction, so that a dashboard read sums a few rows per team and
--- month instead of recounting history. A read store that held data before
--- this migration has empty figures until `projector rebuild` refills them.
+-- month instead of recounting history.
 
 -- figure_cells holds the figures of one (month, team, visibility) cell,
 -- each count in the month of its own date; cycle_days and latency_days
@@ -64,6 +63,16 @@ CREATE TABLE failure_figures (
 );
 CREATE INDEX failure_figures_month ON failure_figures (month, team);
 CREATE INDEX failure_figures_depends ON failure_figures (month) WHERE depends;
+
+-- figure_state says whether the tables above hold the figures of every
+-- row. A read store migrated with experiments in it starts without them;
+-- the projection's next batch then computes them from the rows, in its
+-- transaction, and keeps them up to date from there.
+CREATE TABLE figure_state (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    built INTEGER NOT NULL
+);
+INSERT INTO figure_state (id, built) SELECT 1, NOT EXISTS (SELECT 1 FROM experiments);
 
 -- A dashboard range that starts or ends inside a month counts that month
 -- from the experiments themselves, by date.
