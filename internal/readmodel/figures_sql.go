@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -75,7 +77,7 @@ func (c *cellFigures) appendValues(args []any, k cellKey) []any {
 	for _, n := range c.counts {
 		args = append(args, n)
 	}
-	return append(args, encodeCounts(c.cycleDays), encodeCounts(c.latencyDays), dbText(encodeCounts(c.skills)))
+	return append(args, encodeDays(c.cycleDays), encodeDays(c.latencyDays), dbText(encodeCounts(c.skills)))
 }
 
 // scanCell reads a row of cellColumns.
@@ -90,9 +92,9 @@ func scanCell(rows interface{ Scan(...any) error }) (cellKey, *cellFigures, erro
 	if err := rows.Scan(append(dest, &cycle, &latency, &skills)...); err != nil {
 		return k, nil, err
 	}
-	err := decodeCounts(cycle, &c.cycleDays)
+	err := decodeDays(cycle, c.cycleDays)
 	if err == nil {
-		err = decodeCounts(latency, &c.latencyDays)
+		err = decodeDays(latency, c.latencyDays)
 	}
 	if err == nil {
 		err = decodeCounts(skills, &c.skills)
@@ -103,16 +105,46 @@ func scanCell(rows interface{ Scan(...any) error }) (cellKey, *cellFigures, erro
 	return k, c, nil
 }
 
-// encodeCounts writes a histogram as a JSON object; encoding/json sorts
-// its keys, so equal histograms are equal text.
-func encodeCounts[K comparable](m map[K]int64) string {
-	b, _ := json.Marshal(m) // a map of numbers or strings to numbers always encodes
+// encodeCounts writes skill counts as a JSON object; encoding/json sorts
+// its keys, so equal counts are equal text.
+func encodeCounts(m map[string]int64) string {
+	b, _ := json.Marshal(m) // a map of strings to numbers always encodes
 	return string(b)
 }
 
-// decodeCounts reads what encodeCounts wrote into m. Many cells have no
-// latencies or skills; their "{}" is not worth a decoder.
-func decodeCounts[K comparable](s string, m *map[K]int64) error {
+// encodeDays writes a day histogram as "days:count" pairs, by days,
+// separated by spaces ("" when empty): compact, and quick to read back,
+// which every dashboard read does for every cell.
+func encodeDays(m map[int]int64) string {
+	b := make([]byte, 0, 8*len(m))
+	for i, d := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, m[d], 10)
+	}
+	return string(b)
+}
+
+func decodeDays(s string, into map[int]int64) error {
+	for pair := range strings.FieldsSeq(s) {
+		ds, ns, ok := strings.Cut(pair, ":")
+		d, err := strconv.Atoi(ds)
+		if err == nil {
+			into[d], err = strconv.ParseInt(ns, 10, 64)
+		}
+		if err != nil || !ok {
+			return fmt.Errorf("bad day count %q", pair)
+		}
+	}
+	return nil
+}
+
+// decodeCounts reads what encodeCounts wrote into m. Many cells name no
+// skills; their "{}" is not worth a decoder.
+func decodeCounts(s string, m *map[string]int64) error {
 	if s == "{}" {
 		return nil
 	}

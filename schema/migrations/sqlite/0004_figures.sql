@@ -3,13 +3,13 @@
 -- month instead of recounting history.
 
 -- figure_cells holds the figures of one (month, team, visibility) cell,
--- each count in the month of its own date; cycle_days and latency_days
--- are histograms of whole days (a JSON object, days → count) from which
--- the medians are exact, and skills counts the learnings naming each
--- skill (a JSON object). A viewer's figures are the sums over the cells
--- it may see. A batch rewrites the months it changes; a cell with
--- nothing in it is not stored, so that a replay gives the same rows
--- whatever its batches.
+-- each count in the month of its own date. cycle_days and latency_days
+-- are histograms of whole days, from which the medians are exact:
+-- "days:count" pairs ordered by days, separated by spaces. skills counts
+-- the learnings naming each skill, as a JSON object. A viewer's figures
+-- are the sums over the cells it may see. A batch rewrites the months it
+-- changes; a cell with nothing in it is not stored, so that a replay
+-- gives the same rows whatever its batches.
 CREATE TABLE figure_cells (
     month             TEXT NOT NULL,  -- YYYY-MM, UTC
     team              TEXT NOT NULL,
