@@ -201,6 +201,9 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	for k := range b.dirtyLinks {
 		touched[k.experiment] = true
 	}
+	// A new edge's experiment is new, and touched already; its upstream
+	// end is named too, so that what lies above it is recomputed however
+	// the edge came to be.
 	for e := range b.edges {
 		touched[e.buildsOn] = true
 	}
