@@ -73,9 +73,9 @@
 // negative when the second date is earlier. Whole days let a cell keep an
 // exact median as a histogram (days → count).
 //
-// figure_state records whether the figures were built: a read store
-// migrated with data in it has none, and its next batch computes them
-// from the rows in its transaction.
+// A read store migrated with data in it has no figures yet: a row in
+// figure_backfill says so, and the next batch computes them from the rows
+// in its transaction.
 //
 // The cells are keyed by month, which leaves room for figures as of a
 // past date: those up to the end of March are the cells up to March.

@@ -166,11 +166,11 @@ func snapshotFigures(b *batch) figuresBefore {
 // batch changed, and the failure feeds of every failure upstream of what
 // it changed.
 func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figuresBefore, b *batch) error {
-	var built bool
-	if err := tx.tx.QueryRowContext(ctx, "SELECT built FROM figure_state WHERE id = 1").Scan(&built); err != nil {
-		return fmt.Errorf("read figure state: %w", err)
+	var backfill int
+	if err := tx.tx.QueryRowContext(ctx, "SELECT count(*) FROM figure_backfill").Scan(&backfill); err != nil {
+		return fmt.Errorf("read figure backfill: %w", err)
 	}
-	if !built {
+	if backfill > 0 {
 		return p.buildFigures(ctx, tx)
 	}
 	d := figureDeltas{}
@@ -264,7 +264,7 @@ func (p *Projection) buildFigures(ctx context.Context, tx *batchTx) error {
 	if err := p.writeDeltas(ctx, tx, d); err != nil {
 		return err
 	}
-	if _, err := tx.tx.ExecContext(ctx, p.texts.rebind("UPDATE figure_state SET built = ? WHERE id = 1"), true); err != nil {
+	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM figure_backfill"); err != nil {
 		return fmt.Errorf("build figures: %w", err)
 	}
 	return nil

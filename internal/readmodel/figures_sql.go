@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // cellColumns lists figure_cells in the order of cellFigures.appendValues.
@@ -149,10 +147,4 @@ func decodeCounts(s string, m *map[string]int64) error {
 		return nil
 	}
 	return json.Unmarshal([]byte(s), m)
-}
-
-// rebind returns q, written with ? placeholders, for the read store's
-// driver.
-func (s *sqlTexts) rebind(q string) string {
-	return sqlx.Rebind(s.bindType, q)
 }

@@ -178,7 +178,7 @@ var readModelTables = []struct{ name, order string }{
 	{"figure_cells", "month, team, visibility"},
 	{"failure_feeds", "failure_id, innovation_id, requires"},
 	{"failure_figures", "failure_id"},
-	{"figure_state", "id"},
+	{"figure_backfill", "id"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }

@@ -341,8 +341,8 @@ func TestBatchBoundariesAreDeterministic(t *testing.T) {
 
 // TestFiguresBuildFromRows stands for a read store migrated to the figure
 // tables with data in it: halfway through a stream the figures are
-// emptied and marked unbuilt, and the next batch must build them from the
-// rows, so that the store ends as one that had them from the start.
+// emptied and marked for backfill, and the next batch must build them
+// from the rows, so that the store ends as one that had them all along.
 func TestFiguresBuildFromRows(t *testing.T) {
 	evs := generate(t, 3000, 4, true)
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
@@ -353,7 +353,7 @@ func TestFiguresBuildFromRows(t *testing.T) {
 		for _, table := range []string{"figure_cells", "failure_feeds", "failure_figures"} {
 			db.MustExec("DELETE FROM " + table)
 		}
-		db.MustExec(db.Rebind("UPDATE figure_state SET built = ?"), false)
+		db.MustExec("INSERT INTO figure_backfill (id) VALUES (1)")
 		mustApply(t, db, evs[1700:], 500)
 		got, want := dump(t, db), dump(t, whole)
 		for _, tb := range readModelTables {

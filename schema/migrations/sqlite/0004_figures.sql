@@ -64,15 +64,14 @@ CREATE TABLE failure_figures (
 CREATE INDEX failure_figures_month ON failure_figures (month, team);
 CREATE INDEX failure_figures_depends ON failure_figures (month) WHERE depends;
 
--- figure_state says whether the tables above hold the figures of every
--- row. A read store migrated with experiments in it starts without them;
--- the projection's next batch then computes them from the rows, in its
--- transaction, and keeps them up to date from there.
-CREATE TABLE figure_state (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    built INTEGER NOT NULL
+-- figure_backfill has a row while the tables above have yet to be built
+-- from the rows: in a read store migrated with experiments in it. The
+-- projection's next batch then computes them, in its transaction, and
+-- deletes the row; from there on it keeps them up to date.
+CREATE TABLE figure_backfill (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
 );
-INSERT INTO figure_state (id, built) SELECT 1, NOT EXISTS (SELECT 1 FROM experiments);
+INSERT INTO figure_backfill (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM experiments);
 
 -- A dashboard range that starts or ends inside a month counts that month
 -- from the experiments themselves, by date.
