@@ -74,6 +74,8 @@ type fedLink struct {
 	launchedAt time.Time
 }
 
+// feedTables are how the projection writes failure_feeds and
+// failure_figures: a failure's rows are deleted and inserted whole.
 var feedTables = struct{ feeds, figures *tableSpec }{
 	feeds: newTableSpec("failure_feeds", []string{"failure_id", "innovation_id", "requires", "launched_at"}, "failure_id"),
 	figures: newTableSpec("failure_figures", []string{"failure_id", "team", "month", "visibility", "concluded_at",

@@ -16,6 +16,7 @@ import (
 const cellColumns = `month, team, visibility, registered, started, concluded, succeeded, failed, inconclusive,
 	abandoned, outcome_revisions, learnings, failures_fed, cycle_days, latency_days, skills`
 
+// cellTable writes figure_cells a month at a time.
 var cellTable = newTableSpec("figure_cells", columnList(cellColumns), "month")
 
 const loadCells = "SELECT " + cellColumns + " FROM figure_cells WHERE month IN (%s)"
