@@ -175,6 +175,10 @@ var readModelTables = []struct{ name, order string }{
 	{"innovations", "id"},
 	{"innovation_links", "innovation_id, experiment_id"},
 	{"history", "position"},
+	{"figure_cells", "month, team, visibility"},
+	{"failure_feeds", "failure_id, innovation_id, requires"},
+	{"failure_figures", "failure_id"},
+	{"figure_backfill", "id"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }
