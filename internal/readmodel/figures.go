@@ -167,7 +167,7 @@ func snapshotFigures(b *batch) figuresBefore {
 // it changed.
 func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figuresBefore, b *batch) error {
 	var backfill int
-	if err := tx.tx.QueryRowContext(ctx, "SELECT count(*) FROM figure_backfill").Scan(&backfill); err != nil {
+	if err := tx.tx.GetContext(ctx, &backfill, "SELECT count(*) FROM figure_backfill"); err != nil {
 		return fmt.Errorf("read figure backfill: %w", err)
 	}
 	if backfill > 0 {

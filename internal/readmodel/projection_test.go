@@ -350,10 +350,14 @@ func TestFiguresBuildFromRows(t *testing.T) {
 		mustApply(t, whole, evs, 500)
 		db := readstoretest.Open(t, d)
 		mustApply(t, db, evs[:1700], 500)
-		for _, table := range []string{"figure_cells", "failure_feeds", "failure_figures"} {
-			db.MustExec("DELETE FROM " + table)
+		for _, stmt := range []string{
+			"DELETE FROM figure_cells", "DELETE FROM failure_feeds", "DELETE FROM failure_figures",
+			"INSERT INTO figure_backfill (id) VALUES (1)",
+		} {
+			if _, err := db.ExecContext(context.Background(), stmt); err != nil {
+				t.Fatal(err)
+			}
 		}
-		db.MustExec("INSERT INTO figure_backfill (id) VALUES (1)")
 		mustApply(t, db, evs[1700:], 500)
 		got, want := dump(t, db), dump(t, whole)
 		for _, tb := range readModelTables {
