@@ -381,6 +381,9 @@ type LearningFilter struct {
 	Limit int
 }
 
+// LearningOutcomes are the values of LearningFilter.Outcome.
+var LearningOutcomes = append(slices.Clone(experiments.Outcomes), experiments.StatusAbandoned)
+
 // LearningResult is a learning with the experiment it came from.
 type LearningResult struct {
 	experiments.Learning

@@ -8,6 +8,11 @@ import (
 	"github.com/failforward/failforward/internal/experiments"
 )
 
+// MaxTriedText is the longest text, in characters, that the API takes to
+// find what was tried before: a title and a hypothesis fit many times
+// over, and a longer text only ranks more of everything.
+const MaxTriedText = 2000
+
 // TriedBefore is what has been tried that resembles a text: the answer
 // to "has this been tried?" while a team writes down a new experiment.
 type TriedBefore struct {
