@@ -48,12 +48,18 @@ func triedScenario(t testing.TB) *stream {
 	return s
 }
 
+// triedQueries returns queries over a read store of d holding
+// triedScenario.
+func triedQueries(t *testing.T, d readstore.Dialect) *readmodel.Queries {
+	t.Helper()
+	db := readstoretest.Open(t, d)
+	mustApply(t, db, triedScenario(t).evs)
+	return readmodel.NewQueries(db)
+}
+
 func TestTriedBeforePutsFailuresFirst(t *testing.T) {
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
-		ctx := context.Background()
-		db := readstoretest.Open(t, d)
-		q := readmodel.NewQueries(db)
-		mustApply(t, db, triedScenario(t).evs)
+		ctx, q := context.Background(), triedQueries(t, d)
 		growth := readmodel.Viewer{Teams: []string{"growth"}}
 		text := "A banner at checkout for annual plans"
 		for _, tc := range []struct {
@@ -110,10 +116,7 @@ func TestTriedBeforePutsFailuresFirst(t *testing.T) {
 
 func TestLearningsByOutcome(t *testing.T) {
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
-		ctx := context.Background()
-		db := readstoretest.Open(t, d)
-		q := readmodel.NewQueries(db)
-		mustApply(t, db, triedScenario(t).evs)
+		ctx, q := context.Background(), triedQueries(t, d)
 		growth := readmodel.Viewer{Teams: []string{"growth"}}
 		learned := func(v readmodel.Viewer, f readmodel.LearningFilter) []string {
 			t.Helper()
@@ -154,10 +157,7 @@ func TestLearningsByOutcome(t *testing.T) {
 
 func TestUnlearnedFailures(t *testing.T) {
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
-		ctx := context.Background()
-		db := readstoretest.Open(t, d)
-		q := readmodel.NewQueries(db)
-		mustApply(t, db, triedScenario(t).evs)
+		ctx, q := context.Background(), triedQueries(t, d)
 		growth := readmodel.Viewer{Teams: []string{"growth"}}
 		for _, tc := range []struct {
 			v     readmodel.Viewer
