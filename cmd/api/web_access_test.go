@@ -419,6 +419,10 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 			t.Errorf("viewer POST %s = %d, want 403 saying the viewer may not:\n%s", path, r.status, r.body)
 		}
 	}
+	if r := viewer.post("/experiments/new", url.Values{"csrf_token": {csrf.Get("csrf_token")}, "title": {secret}, "check": {"1"}}); r.status != http.StatusForbidden ||
+		strings.Contains(string(r.body), confFed) {
+		t.Errorf("viewer checks what was tried on the registration form = %d, want 403 as for the form", r.status)
+	}
 	if got := a.streamLast(); got != before {
 		t.Errorf("a viewer's forms wrote %d events", got-before)
 	}

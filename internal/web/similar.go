@@ -92,6 +92,11 @@ func (h *Handler) checkTried(w http.ResponseWriter, r *http.Request, f *form) bo
 	if f.Value("check") == "" {
 		return false
 	}
+	// As the form itself: offered only to those who may register.
+	if p := h.principal(r); !writesExperiments(p) {
+		h.fail(w, r, notAllowed(p, "register experiments"))
+		return true
+	}
 	d, err := h.tried(r, triedText(f))
 	if err != nil {
 		h.fail(w, r, err)
