@@ -16,6 +16,9 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("DELETE /v1/innovations/{id}/links/{experiment_id}", s.handleUnlinkExperiment)
 
 	m.HandleFunc("GET /v1/experiments", s.handleListExperiments)
+	// Before {id}, to be read first; the mux would pick the literal
+	// segment over the wildcard in any order.
+	m.HandleFunc("GET /v1/experiments/similar", s.handleSimilar)
 	m.HandleFunc("GET /v1/experiments/{id}", s.handleGetExperiment)
 	m.HandleFunc("GET /v1/experiments/{id}/history", s.handleHistory)
 	m.HandleFunc("GET /v1/experiments/{id}/lineage", s.handleExperimentLineage)
