@@ -102,14 +102,22 @@ func TestWebhookAccessEveryRouteAndRole(t *testing.T) {
 		ok           int
 	}
 	routes := map[string]func(id string) request{
-		"create":     func(string) request { return request{"POST", "/v1/webhooks", nil, 201} },
-		"list":       func(string) request { return request{"GET", "/v1/webhooks", nil, 200} },
-		"get":        func(id string) request { return request{"GET", "/v1/webhooks/" + id, nil, 200} },
-		"change":     func(id string) request { return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"format": "chat"}, 200} },
-		"pause":      func(id string) request { return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"paused": true, "reason": "r"}, 200} },
-		"rotate":     func(id string) request { return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"rotate_secret": true}, 200} },
-		"delete":     func(id string) request { return request{"DELETE", "/v1/webhooks/" + id, nil, 200} },
-		"replay":     func(id string) request { return request{"POST", "/v1/webhooks/" + id + "/replay", map[string]any{"from_position": 1}, 200} },
+		"create": func(string) request { return request{"POST", "/v1/webhooks", nil, 201} },
+		"list":   func(string) request { return request{"GET", "/v1/webhooks", nil, 200} },
+		"get":    func(id string) request { return request{"GET", "/v1/webhooks/" + id, nil, 200} },
+		"change": func(id string) request {
+			return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"format": "chat"}, 200}
+		},
+		"pause": func(id string) request {
+			return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"paused": true, "reason": "r"}, 200}
+		},
+		"rotate": func(id string) request {
+			return request{"PATCH", "/v1/webhooks/" + id, map[string]any{"rotate_secret": true}, 200}
+		},
+		"delete": func(id string) request { return request{"DELETE", "/v1/webhooks/" + id, nil, 200} },
+		"replay": func(id string) request {
+			return request{"POST", "/v1/webhooks/" + id + "/replay", map[string]any{"from_position": 1}, 200}
+		},
 		"deliveries": func(id string) request { return request{"GET", "/v1/webhooks/" + id + "/deliveries", nil, 200} },
 	}
 	for name, route := range routes {
