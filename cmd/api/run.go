@@ -172,7 +172,7 @@ func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events
 		return nil, err
 	}
 	queries := readmodel.NewQueries(db)
-	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log}
+	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log, Webhooks: hooks}
 	if tokens != nil {
 		// The browser UI signs in with the same tokens as the API.
 		uiConfig.Authenticate = tokens.Authenticate
