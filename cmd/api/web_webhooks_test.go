@@ -26,17 +26,9 @@ func (a *authed) signedIn(role experiments.Role) *webClient {
 // pollPage polls GET path until its body contains want.
 func (c *webClient) pollPage(path, want string) {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := c.get(path)
-		if strings.Contains(string(r.body), want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("GET %s never showed %q: %d\n%s", path, want, r.status, r.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	pollFor(c.t, 10*time.Second, "GET "+path+" shows "+want, func() bool {
+		return strings.Contains(string(c.get(path).body), want)
+	})
 }
 
 // TestWebWebhookPages walks the webhook pages: who gets them and the

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,19 +60,12 @@ func (rc *receiver) deliveries() []delivery {
 // delivery so far.
 func (rc *receiver) waitFor(t *testing.T, s string) []delivery {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := rc.deliveries()
-		for _, d := range got {
-			if strings.Contains(d.body, s) {
-				return got
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no delivery containing %q within 60s; got %d deliveries", s, len(got))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var got []delivery
+	pollFor(t, 60*time.Second, "a delivery containing "+s, func() bool {
+		got = rc.deliveries()
+		return slices.ContainsFunc(got, func(d delivery) bool { return strings.Contains(d.body, s) })
+	})
+	return got
 }
 
 // subscribe creates, as role, a subscription to a private https address
@@ -164,17 +158,16 @@ func TestWebhookAccessEveryRouteAndRole(t *testing.T) {
 	}
 }
 
-// listShows polls the list as role until it shows id (or, for want
-// false, checks that it does not).
+// listShows reports whether the list as role shows id as want says,
+// polling a while when it should: the list is what the engine has
+// folded, which may lag a moment behind a create.
 func listShows(a *authed, role experiments.Role, id string, want bool) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := strings.Contains(string(a.do("GET", "/v1/webhooks", nil, a.as(role)...).body), id)
-		if got == want || !want || time.Now().After(deadline) {
-			return got == want
-		}
-		time.Sleep(20 * time.Millisecond)
+	shows := func() bool { return strings.Contains(string(a.do("GET", "/v1/webhooks", nil, a.as(role)...).body), id) }
+	if !want {
+		return !shows()
 	}
+	pollFor(a.t, 10*time.Second, "the list shows "+id, shows)
+	return true
 }
 
 // TestWebhookBadInputAppendsNothing sends bad subscriptions: each is
@@ -274,7 +267,7 @@ func TestWebhookRestartLosesNoDelivery(t *testing.T) {
 		ids = append(ids, x["id"].(string))
 	}
 	// The first attempt failed before the stop: the delivery is pending.
-	pollUntilTrue(t, "a failed attempt is recorded", func() bool {
+	pollFor(t, 30*time.Second, "a failed attempt is recorded", func() bool {
 		r := a.do("GET", "/v1/webhooks/"+sub["id"].(string)+"/deliveries", nil)
 		return strings.Contains(string(r.body), webhooks.OutcomeFailed)
 	})
@@ -304,13 +297,13 @@ func TestWebhookRestartLosesNoDelivery(t *testing.T) {
 	}
 }
 
-// pollUntilTrue polls cond until it holds, for at most 30s.
-func pollUntilTrue(t *testing.T, what string, cond func() bool) {
+// pollFor polls cond until it holds, failing the test after d.
+func pollFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
+			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

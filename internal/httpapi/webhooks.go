@@ -41,46 +41,45 @@ func subscriptionAt(sub webhooks.Subscription) (string, uint64) {
 	return "/v1/webhooks/" + sub.ID, sub.Version
 }
 
+// webhookCommand runs one command route on the webhook engine, as
+// command runs the experiments' routes.
+func webhookCommand[C, R any](s *Server, w http.ResponseWriter, r *http.Request, status int, b body,
+	locate func(R) (string, uint64), do func(wh *webhooks.Manager, m experiments.Meta, id string, in C) (R, error),
+) {
+	command(s, w, r, status, b, locate, func(m experiments.Meta, id string, in C) (R, error) {
+		wh, err := s.webhookManager(r)
+		if err != nil {
+			var zero R
+			return zero, err
+		}
+		return do(wh, m, id, in)
+	})
+}
+
 func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, http.StatusCreated, bodyRequired, webhookAt,
-		func(m experiments.Meta, _ string, in webhooks.CreateInput) (webhooks.Result, error) {
-			wh, err := s.webhookManager(r)
-			if err != nil {
-				return webhooks.Result{}, err
-			}
+	webhookCommand(s, w, r, http.StatusCreated, bodyRequired, webhookAt,
+		func(wh *webhooks.Manager, m experiments.Meta, _ string, in webhooks.CreateInput) (webhooks.Result, error) {
 			return wh.Create(r.Context(), m, in)
 		})
 }
 
 func (s *Server) handleChangeWebhook(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, http.StatusOK, bodyRequired, webhookAt,
-		func(m experiments.Meta, id string, in webhooks.PatchInput) (webhooks.Result, error) {
-			wh, err := s.webhookManager(r)
-			if err != nil {
-				return webhooks.Result{}, err
-			}
+	webhookCommand(s, w, r, http.StatusOK, bodyRequired, webhookAt,
+		func(wh *webhooks.Manager, m experiments.Meta, id string, in webhooks.PatchInput) (webhooks.Result, error) {
 			return wh.Patch(r.Context(), m, id, in)
 		})
 }
 
 func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, http.StatusOK, bodyNone, subscriptionAt,
-		func(m experiments.Meta, id string, _ struct{}) (webhooks.Subscription, error) {
-			wh, err := s.webhookManager(r)
-			if err != nil {
-				return webhooks.Subscription{}, err
-			}
+	webhookCommand(s, w, r, http.StatusOK, bodyNone, subscriptionAt,
+		func(wh *webhooks.Manager, m experiments.Meta, id string, _ struct{}) (webhooks.Subscription, error) {
 			return wh.Delete(r.Context(), m, id)
 		})
 }
 
 func (s *Server) handleReplayWebhook(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, http.StatusOK, bodyRequired, subscriptionAt,
-		func(m experiments.Meta, id string, in webhooks.ReplayInput) (webhooks.Subscription, error) {
-			wh, err := s.webhookManager(r)
-			if err != nil {
-				return webhooks.Subscription{}, err
-			}
+	webhookCommand(s, w, r, http.StatusOK, bodyRequired, subscriptionAt,
+		func(wh *webhooks.Manager, m experiments.Meta, id string, in webhooks.ReplayInput) (webhooks.Subscription, error) {
 			return wh.Replay(r.Context(), m, id, in)
 		})
 }
