@@ -319,3 +319,27 @@ func TestWebhookKeyMustBeLong(t *testing.T) {
 		t.Fatalf("parseConfig with a short WEBHOOK_KEY = %v, want an error naming it", err)
 	}
 }
+
+// TestWebhookChatNotification links a failed experiment to an
+// innovation: a chat subscription gets one message, with the lineage
+// steps and a link under PUBLIC_URL.
+func TestWebhookChatNotification(t *testing.T) {
+	rc := newReceiver(t)
+	a := startApp(t, map[string]string{"DATA_DIR": t.TempDir(), "WEBHOOK_ALLOW_PRIVATE": "true", "PUBLIC_URL": "https://tracker.example.com/"})
+	a.must(201, "POST", "/v1/webhooks", map[string]any{"team": "growth", "target_url": rc.srv.URL, "allow_plain_http": true,
+		"format": "chat", "events": []string{"innovation.linked"}})
+	x := a.must(201, "POST", "/v1/experiments", map[string]any{"team": "growth", "title": "Annual plan banner", "hypothesis": "h"})["id"].(string)
+	a.must(200, "POST", "/v1/experiments/"+x+"/start", nil)
+	a.must(200, "POST", "/v1/experiments/"+x+"/conclude", map[string]any{"outcome": "failed", "decision": "pivot", "summary": "no lift"})
+	inn := a.must(201, "POST", "/v1/innovations", map[string]any{"team": "growth", "title": "Plan picker"})["id"].(string)
+	a.must(200, "POST", "/v1/innovations/"+inn+"/links", map[string]any{"experiment_id": x})
+	got := rc.waitFor(t, "Plan picker")
+	if len(got) != 1 {
+		t.Fatalf("%d chat messages, want 1: %v", len(got), got)
+	}
+	for _, want := range []string{"Annual plan banner", "1 step on", "https://tracker.example.com/experiments/" + x} {
+		if !strings.Contains(got[0].body, want) {
+			t.Errorf("chat message %s does not contain %q", got[0].body, want)
+		}
+	}
+}
