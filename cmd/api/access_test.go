@@ -28,6 +28,12 @@ type authed struct {
 
 func startAuthed(t *testing.T) *authed {
 	t.Helper()
+	return startAuthedEnv(t, map[string]string{})
+}
+
+// startAuthedEnv is startAuthed with more settings in env.
+func startAuthedEnv(t *testing.T, env map[string]string) *authed {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "tokens.json")
 	tokens := map[experiments.Role]string{}
@@ -45,7 +51,8 @@ func startAuthed(t *testing.T) *authed {
 		}
 		tokens[role] = tok
 	}
-	a := startApp(t, map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "AUTH_FILE": file, "WRITES_PER_SECOND": "100000"})
+	env["DATA_DIR"], env["AUTH_FILE"], env["WRITES_PER_SECOND"] = filepath.Join(dir, "data"), file, "100000"
+	a := startApp(t, env)
 	return &authed{app: a, tokens: tokens, authDir: dir}
 }
 

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/natsembed"
+	"github.com/failforward/failforward/internal/webhooks"
 )
 
 // config is the api's configuration: each field has an environment
@@ -38,6 +40,16 @@ type config struct {
 	AuthBootstrap bool
 	// LogFormat is text or json (LOG_FORMAT).
 	LogFormat string
+	// WebhookKey derives webhook subscriptions' signing secrets, at least
+	// 32 bytes (WEBHOOK_KEY); embedded mode generates one in DATA_DIR when
+	// it is empty.
+	WebhookKey string
+	// WebhookAllowPrivate lets webhooks reach loopback and private
+	// addresses (WEBHOOK_ALLOW_PRIVATE), for receivers on premises.
+	WebhookAllowPrivate bool
+	// PublicURL is the base of links to the web pages in chat
+	// notifications (PUBLIC_URL); http://ADDR when empty.
+	PublicURL string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -48,6 +60,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		DataDir:     envOr(getenv, "DATA_DIR", "data"),
 		AuthFile:    getenv("AUTH_FILE"),
 		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
+		WebhookKey:  getenv("WEBHOOK_KEY"),
+		PublicURL:   getenv("PUBLIC_URL"),
 	}
 	var (
 		errs []error
@@ -63,6 +77,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			errs = append(errs, fmt.Errorf("AUTH_BOOTSTRAP %q must be true or false", v))
 		}
 		c.AuthBootstrap = b
+	}
+	if v := getenv("WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE %q must be true or false", v))
+		}
+		c.WebhookAllowPrivate = b
 	}
 	if v := getenv("WRITES_PER_SECOND"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -95,6 +116,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.Demo, "demo", false, "fill an empty event store with a two-year demo history, then serve")
 	fs.BoolVar(&c.AuthBootstrap, "auth-bootstrap", c.AuthBootstrap, "create an admin token in AUTH_FILE on a first start, when it holds none, and print it once (AUTH_BOOTSTRAP)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
+	fs.StringVar(&c.WebhookKey, "webhook-key", c.WebhookKey, "server key, at least 32 bytes, that webhook signing secrets are derived from, the same in every api process (WEBHOOK_KEY); empty in embedded mode keeps a generated one in the data directory")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks reach loopback and private addresses, for receivers on premises (WEBHOOK_ALLOW_PRIVATE)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of the web pages, for links in chat notifications (PUBLIC_URL); http://ADDR when empty")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -118,6 +142,14 @@ func (c config) validate() error {
 	if c.AuthBootstrap && c.AuthFile == "" {
 		errs = append(errs, errors.New("AUTH_BOOTSTRAP needs AUTH_FILE: the file the first admin token is written to"))
 	}
+	if c.WebhookKey != "" && len(c.WebhookKey) < webhooks.MinServerKey {
+		errs = append(errs, fmt.Errorf("WEBHOOK_KEY must be at least %d bytes: every webhook secret is derived from it", webhooks.MinServerKey))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q must be an http:// or https:// URL", c.PublicURL))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
@@ -139,6 +171,14 @@ func (c config) embeddedNATS() bool { return c.NATSURL == "" }
 // does unless both the event store and the read store are external, in
 // which case cmd/projector is expected to run beside it.
 func (c config) inProcessProjector() bool { return c.NATSURL == "" || c.DatabaseURL == "" }
+
+// publicURL is the base of links to the web pages.
+func (c config) publicURL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return "http://" + c.Addr
+}
 
 func (c config) readStoreURL() string {
 	if c.DatabaseURL != "" {

@@ -24,6 +24,9 @@ type app struct {
 	client *http.Client
 	out    *lines
 	js     jetstream.JetStream // connected on first use
+	// stop ends run and waits for it, as the test's end does; it may be
+	// called before, to restart the api on the same DATA_DIR.
+	stop func()
 }
 
 // lines collects what run prints and reports the first line with a prefix.
@@ -84,18 +87,22 @@ func startAppArgs(t *testing.T, args []string, env map[string]string) *app {
 	errc := make(chan error, 1)
 	// Logs go to the same buffer as the startup lines, so tests can read both.
 	go func() { errc <- run(ctx, args, func(k string) string { return env[k] }, out, out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("run returned %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("run returned %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("run did not return after its context ended")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
-	})
-	a := &app{t: t, base: a0(out.find(t, "api: listening on ", errc)), client: &http.Client{Timeout: 30 * time.Second}, out: out}
+		})
+	}
+	t.Cleanup(stop)
+	a := &app{t: t, base: a0(out.find(t, "api: listening on ", errc)), client: &http.Client{Timeout: 30 * time.Second}, out: out, stop: stop}
 	a.waitReady()
 	return a
 }

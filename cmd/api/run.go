@@ -27,6 +27,7 @@ import (
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 	"github.com/failforward/failforward/internal/web"
+	"github.com/failforward/failforward/internal/webhooks"
 )
 
 // run starts the api and blocks until ctx ends or a part of it fails. It
@@ -86,10 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := startProjector(ctx, cancel, &wg, cfg, nc, db, registry, log, stdout); err != nil {
 		return err
 	}
+	hooks, err := startWebhooks(ctx, cancel, &wg, cfg, store, db, log, stdout)
+	if err != nil {
+		return err
+	}
 	if err := writeDemo(ctx, cfg, store, stdout); err != nil {
 		return err
 	}
-	srv, err := newHTTPServer(cfg, tokens, nc, store, db, registry, log)
+	srv, err := newHTTPServer(cfg, tokens, nc, store, db, hooks, registry, log)
 	if err != nil {
 		return err
 	}
@@ -161,13 +166,13 @@ func startProjector(ctx context.Context, cancel context.CancelCauseFunc, wg *syn
 // one authentication, so that both know a request's principal the same
 // way.
 func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events.Store, db *readstore.DB,
-	registry *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	hooks *webhooks.Manager, registry *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
 	svc, err := experiments.NewService(experiments.ServiceConfig{Store: store})
 	if err != nil {
 		return nil, err
 	}
 	queries := readmodel.NewQueries(db)
-	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log}
+	uiConfig := web.Config{Service: svc, Queries: queries, ReadStore: db, Logger: log, Webhooks: hooks}
 	if tokens != nil {
 		// The browser UI signs in with the same tokens as the API.
 		uiConfig.Authenticate = tokens.Authenticate
@@ -177,7 +182,7 @@ func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events
 		return nil, err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, Events: store,
+		Service: svc, Queries: queries, ReadStore: db, Registry: registry, Logger: log, Events: store, Webhooks: hooks,
 		WritesPerSecond: cfg.WritesPerSecond, WriteBurst: cfg.WriteBurst,
 		Ready: func(ctx context.Context) error {
 			if !nc.IsConnected() {

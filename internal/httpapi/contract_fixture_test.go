@@ -25,6 +25,7 @@ import (
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 	"github.com/failforward/failforward/internal/readstore/readstoretest"
+	"github.com/failforward/failforward/internal/webhooks"
 )
 
 // contractAPI is the API over real parts: an embedded JetStream event
@@ -40,9 +41,11 @@ type contractAPI struct {
 	handler  http.Handler
 	registry *prometheus.Registry
 	url      string
-	// Bearer tokens: a member of growth, a viewer of platform only, and a
-	// lead who sees every team.
-	insider, outsider, lead string
+	// Bearer tokens: a member of growth, a viewer of platform only, a
+	// lead who sees every team, and an admin.
+	insider, outsider, lead, admin string
+	// webhooks is the webhook engine, running until the test ends.
+	webhooks *webhooks.Manager
 }
 
 // openParts starts the real parts an API serves from: an embedded
@@ -81,6 +84,7 @@ func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
 		{"insider", experiments.RoleMember, []string{"growth"}, &f.insider},
 		{"outsider", experiments.RoleViewer, []string{"platform"}, &f.outsider},
 		{"lead", experiments.RoleLead, nil, &f.lead},
+		{"admin", experiments.RoleAdmin, nil, &f.admin},
 	} {
 		token, entry, err := auth.NewToken(u.name, u.role, u.teams)
 		if err != nil {
@@ -93,8 +97,9 @@ func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.webhooks = startWebhooks(t, store)
 	f.api, err = httpapi.New(httpapi.Config{
-		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Events: store,
+		Service: svc, Queries: readmodel.NewQueries(db), ReadStore: db, Events: store, Webhooks: f.webhooks,
 		Registry: f.registry, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StreamKeepAlive: keepAlive,
 		MinPositionWait: time.Second,
 	})
@@ -109,6 +114,28 @@ func startContractAPI(t *testing.T, keepAlive time.Duration) *contractAPI {
 	t.Cleanup(f.api.CloseStreams)
 	f.url = srv.URL
 	return f
+}
+
+// startWebhooks runs a webhook engine over store until the test ends.
+func startWebhooks(t *testing.T, store *events.Store) *webhooks.Manager {
+	t.Helper()
+	m, err := webhooks.NewManager(context.Background(), webhooks.Config{
+		Store: store, ServerKey: bytes.Repeat([]byte("k"), webhooks.MinServerKey), Visible: webhooks.StreamVisibility(store),
+		AllowPrivateTargets: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("webhooks: %v", err)
+		}
+	})
+	return m
 }
 
 // startProjector runs the projector over the stream into db until the

@@ -340,7 +340,7 @@ func present(ctx context.Context, access *streamAccess, req streamRequest, rec e
 	// Before the check, so that a revision that makes an experiment
 	// visible to its team only is itself hidden.
 	access.observe(name, rec.Subject)
-	if !req.wants(name, rec.Team) {
+	if !req.wants(name, rec.Team) || (isWebhookEvent(name) && !seesWebhooks(access.principal)) {
 		return events.Envelope{}, false, nil
 	}
 	if access.principal.SeesEverything() {
@@ -371,6 +371,18 @@ func present(ctx context.Context, access *streamAccess, req streamRequest, rec e
 	}
 	env.Data, err = readmodel.RedactBuildsOn(env.Data, access.sees)
 	return env, err == nil, err
+}
+
+// isWebhookEvent reports whether name is a webhook subscription's event.
+func isWebhookEvent(name string) bool {
+	return strings.HasPrefix(name, events.AggregateWebhook+".")
+}
+
+// seesWebhooks reports whether p may read webhook subscriptions' events:
+// only admins (and the local admin), because a target URL can be a
+// credential, which leads, who see every experiment, need not see.
+func seesWebhooks(p *experiments.Principal) bool {
+	return p == nil || p.Role == experiments.RoleAdmin
 }
 
 // streamAccess decides which experiments one stream's viewer may see, by

@@ -26,6 +26,7 @@ import (
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
+	"github.com/failforward/failforward/internal/webhooks"
 	"github.com/failforward/failforward/schema"
 )
 
@@ -172,6 +173,11 @@ var componentTypes = map[string]reflect.Type{
 	"PeriodMetrics":      reflect.TypeFor[readmodel.PeriodMetrics](),
 	"OutcomeReport":      reflect.TypeFor[readmodel.OutcomeReport](),
 	"BacklogItem":        reflect.TypeFor[readmodel.BacklogItem](),
+	"CreateWebhook":      reflect.TypeFor[webhooks.CreateInput](),
+	"ChangeWebhook":      reflect.TypeFor[webhooks.PatchInput](),
+	"ReplayWebhook":      reflect.TypeFor[webhooks.ReplayInput](),
+	"Webhook":            reflect.TypeFor[webhooks.Subscription](),
+	"WebhookAttempt":     reflect.TypeFor[webhooks.Attempt](),
 }
 
 // jsonNames returns the JSON member names of a struct type as
@@ -443,6 +449,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "GET", path: "/v1/experiments/similar", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments/similar?text=x&limit=51", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments?min_position=" + strconv.FormatUint(last+100, 10), token: f.insider, want: 503})
+
+	exerciseWebhooks(t, c)
 
 	for _, route := range documentedRoutes(t) {
 		if !c.succeeded[route] {

@@ -31,6 +31,14 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("GET /v1/dashboard/failures", s.handleFailures)
 	m.HandleFunc("GET /v1/events", s.handleEvents)
 
+	m.HandleFunc("POST /v1/webhooks", s.handleCreateWebhook)
+	m.HandleFunc("GET /v1/webhooks", s.handleListWebhooks)
+	m.HandleFunc("GET /v1/webhooks/{id}", s.handleGetWebhook)
+	m.HandleFunc("PATCH /v1/webhooks/{id}", s.handleChangeWebhook)
+	m.HandleFunc("DELETE /v1/webhooks/{id}", s.handleDeleteWebhook)
+	m.HandleFunc("POST /v1/webhooks/{id}/replay", s.handleReplayWebhook)
+	m.HandleFunc("GET /v1/webhooks/{id}/deliveries", s.handleWebhookDeliveries)
+
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.handleMetrics())

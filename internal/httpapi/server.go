@@ -17,6 +17,7 @@ import (
 	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/webhooks"
 )
 
 // Config configures a Server.
@@ -47,6 +48,9 @@ type Config struct {
 	// Events is the event store GET /v1/events streams from; nil answers
 	// that route with 503.
 	Events EventSource
+	// Webhooks is the webhook engine the /v1/webhooks routes manage; nil
+	// answers them with 503.
+	Webhooks *webhooks.Manager
 	// StreamKeepAlive is how often GET /v1/events writes to an idle
 	// client, so that proxies keep the connection; 15s when zero.
 	StreamKeepAlive time.Duration
@@ -99,6 +103,7 @@ type Server struct {
 	mux      *http.ServeMux
 	limits   *limiter
 	stream   *eventStream
+	webhooks *webhooks.Manager
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
@@ -112,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		svc: cfg.Service, queries: readmodel.NewRetrying(cfg.Queries), db: cfg.ReadStore, ready: cfg.Ready,
 		log: cfg.Logger, wait: cfg.MinPositionWait, registry: cfg.Registry, mux: http.NewServeMux(),
-		limits: newLimiter(cfg.WritesPerSecond, cfg.WriteBurst),
+		limits: newLimiter(cfg.WritesPerSecond, cfg.WriteBurst), webhooks: cfg.Webhooks,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "HTTP requests served, by route and status.",
 		}, []string{"route", "code"}),

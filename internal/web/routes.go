@@ -31,6 +31,16 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /innovations/{id}/links", h.postLink)
 	m.HandleFunc("POST /innovations/{id}/links/{experiment_id}/remove", h.postUnlink)
 
+	m.HandleFunc("GET /webhooks", h.handleWebhooks)
+	m.HandleFunc("GET /webhooks/new", h.showNewWebhook)
+	m.HandleFunc("POST /webhooks/new", h.postNewWebhook)
+	m.HandleFunc("GET /webhooks/{id}", h.handleWebhook)
+	m.HandleFunc("POST /webhooks/{id}/pause", h.webhookCommand(h.postPauseWebhook))
+	m.HandleFunc("POST /webhooks/{id}/resume", h.webhookCommand(h.postResumeWebhook))
+	m.HandleFunc("POST /webhooks/{id}/delete", h.webhookCommand(h.postDeleteWebhook))
+	m.HandleFunc("POST /webhooks/{id}/replay", h.webhookCommand(h.postReplayWebhook))
+	m.HandleFunc("POST /webhooks/{id}/rotate", h.postRotateWebhook)
+
 	m.HandleFunc("GET /export/figures.csv", h.handleExportFigures)
 	m.HandleFunc("GET /export/experiments.csv", h.handleExportExperiments)
 	m.HandleFunc("GET /ui/live", h.handleLive)

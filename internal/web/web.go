@@ -27,6 +27,7 @@ import (
 	"github.com/failforward/failforward/internal/httperr"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/webhooks"
 )
 
 //go:embed templates
@@ -67,6 +68,9 @@ type Config struct {
 	// LivePoll is how often a live stream checks the read store's
 	// position; 500ms when zero.
 	LivePoll time.Duration
+	// Webhooks is the webhook engine the webhook pages manage; nil
+	// leaves them out of the menu and answers them with 503.
+	Webhooks *webhooks.Manager
 	// CSRFKey signs the form tokens; 32 random bytes when nil, so tokens
 	// of an earlier process do not validate.
 	CSRFKey []byte
@@ -133,6 +137,7 @@ type Handler struct {
 	assetTag     string
 	static       http.Handler
 	mux          *http.ServeMux
+	hooks        *webhooks.Manager
 
 	// done is closed by Close, so that live streams end when the server
 	// shuts down instead of holding it open.
@@ -162,7 +167,7 @@ func New(cfg Config) (*Handler, error) {
 		svc: cfg.Service, queries: readmodel.NewRetrying(cfg.Queries), db: cfg.ReadStore, authenticate: cfg.Authenticate, signInFor: cfg.SignInFor,
 		log: cfg.Logger, now: cfg.Now, writeWait: cfg.WriteWait, livePoll: cfg.LivePoll,
 		csrf: csrf{key: cfg.CSRFKey}, assetTag: tag, static: http.StripPrefix("/static/", http.FileServerFS(static)),
-		mux: http.NewServeMux(), done: make(chan struct{}),
+		mux: http.NewServeMux(), done: make(chan struct{}), hooks: cfg.Webhooks,
 	}
 	if h.pages, err = parsePages(h.funcs()); err != nil {
 		return nil, err
@@ -260,6 +265,8 @@ type page struct {
 	Anonymous bool
 	// CanRegister offers the menu's link to register an experiment.
 	CanRegister bool
+	// CanWebhooks offers the menu's link to the webhook pages.
+	CanWebhooks bool
 	Data        any
 }
 
@@ -277,6 +284,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Anonymous = p.Who == nil
 	}
 	p.CanRegister = !p.Anonymous && writesExperiments(h.principal(r))
+	p.CanWebhooks = !p.Anonymous && h.hooks != nil && managesWebhooks(h.principal(r))
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		h.log.Error("render page", slog.String("page", name), slog.Any("err", err))

@@ -194,7 +194,8 @@ func (m *Manager) Delete(ctx context.Context, meta experiments.Meta, id string) 
 
 // Replay makes the subscription deliver again from a stream position, or
 // from the first event the stream received at or after a time. Events
-// are still filtered by type, team and visibility.
+// are still filtered by type, team and visibility. Only admins may
+// replay.
 func (m *Manager) Replay(ctx context.Context, meta experiments.Meta, id string, in ReplayInput) (Subscription, error) {
 	switch {
 	case in.FromPosition == 0 && (in.FromTime == nil || in.FromTime.IsZero()):
@@ -207,6 +208,11 @@ func (m *Manager) Replay(ctx context.Context, meta experiments.Meta, id string, 
 		replay.FromTime = ptr(in.FromTime.UTC())
 	}
 	return m.write(ctx, meta, id, func(Subscription) (string, any, error) {
+		// A replay sends history again to a receiver, past events of
+		// every team the owner sees included: an admin's decision.
+		if !isAdmin(meta.Principal) {
+			return "", nil, forbidden("", "only admins may replay webhook deliveries")
+		}
 		return events.WebhookChanged, &events.WebhookChangedV1{Replay: replay}, nil
 	})
 }

@@ -15,7 +15,10 @@
 // Who may do what: the owner, members of the subscription's team and
 // admins see and manage a subscription (leads see every experiment, not
 // every subscription, because a target URL can be a credential); viewers
-// only read; only admins may allow a plain http target.
+// only read; only admins may allow a plain http target, and only admins
+// may replay. Patch is Change with a pause or resume in the same request,
+// and Attempts is Deliveries for a principal, as the HTTP API and the web
+// pages serve them.
 //
 // # Secrets
 //

@@ -64,6 +64,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer sup.stopAll()
 	filter := events.SubjectRoot + "." + events.AggregateWebhook + ".>"
 	cons, err := m.tracker.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if ctx.Err() != nil {
+		return nil // stopped while starting: not a failure
+	}
 	if err != nil {
 		return fmt.Errorf("follow webhooks: %w", err)
 	}
