@@ -170,22 +170,50 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	return out, nil
 }
 
+// readAhead is how many messages deliver takes from the cursor before the
+// handler asks for them.
+const readAhead = 256
+
 // deliver moves messages from the cursor to out, one at a time, each
-// after the previous one was acked.
+// after the previous one was acked. It reads ahead, so that a message's
+// pending count includes the messages that reached the client after the
+// server counted: the server's count is taken when it sends a message,
+// and while the projector works through the client's buffer a trickle of
+// new events would otherwise each look like the last one, and each be
+// committed in a transaction of its own.
 func (s *Subscriber) deliver(ctx context.Context, stream, topic string, cur *events.Cursor, out chan<- *message.Message) {
-	for {
-		jm, err := cur.Next(ctx)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
-			} else if ctx.Err() == nil {
-				s.cfg.Logger.Warn("jetstream subscription closed", "stream", stream, "topic", topic, "err", err)
+	pumpCtx, stop := context.WithCancel(ctx)
+	ahead := make(chan events.StreamMsg, readAhead)
+	var pumpErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ahead)
+		for {
+			jm, err := cur.Next(pumpCtx)
+			if err != nil {
+				pumpErr = err
+				return
 			}
-			return
+			select {
+			case ahead <- jm:
+			case <-pumpCtx.Done():
+				return
+			}
 		}
+	}()
+	defer func() { stop(); <-done }()
+	for jm := range ahead {
+		jm.Pending = max(jm.Pending, uint64(len(ahead)))
 		if !s.deliverOne(ctx, toMessage(stream, jm), out) {
 			return
 		}
+	}
+	<-done
+	if err := pumpErr; ctx.Err() == nil && err != nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		s.cfg.Logger.Error("jetstream subscription ended", "stream", stream, "topic", topic, "err", err)
+	} else if ctx.Err() == nil {
+		s.cfg.Logger.Warn("jetstream subscription closed", "stream", stream, "topic", topic, "err", err)
 	}
 }
 
