@@ -18,6 +18,9 @@ type rebuilder interface {
 	fresh() *DB
 	swap(ctx context.Context) error
 	close()
+	// setHook makes the rebuild call f as it reaches each stage of the
+	// swap, for tests that hold it there.
+	setHook(f func(stage string))
 }
 
 // Rebuild is a fresh, empty, migrated read store beside a live one, and
