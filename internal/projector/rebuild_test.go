@@ -116,7 +116,7 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 			// The full-text indexes, which the dump leaves out, hold what
 			// the swap copied into the tables they index.
 			for _, fts := range []string{"experiment_fts", "learning_fts"} {
-				if _, err := db.ExecContext(context.Background(), "INSERT INTO " + fts + " (" + fts + ", rank) VALUES ('integrity-check', 1)"); err != nil {
+				if _, err := db.ExecContext(context.Background(), "INSERT INTO "+fts+" ("+fts+", rank) VALUES ('integrity-check', 1)"); err != nil {
 					t.Errorf("%s after the swap: %v", fts, err)
 				}
 			}
