@@ -27,6 +27,11 @@ type rebuilder interface {
 // the way to swap its tables in for the live ones (blue/green): on
 // Postgres the fresh tables live in the schema RebuildSchema of the same
 // database, on SQLite in the file <path>.rebuild next to the live one.
+// Nothing written there takes a lock that readers of the live tables
+// wait on. The fresh tables have their keys and unique indexes, which
+// the projection relies on, but not their other indexes until Swap; and
+// their commits do not wait for the disk, since a crash loses nothing but
+// the rebuild.
 type Rebuild struct {
 	r rebuilder
 }
@@ -46,10 +51,20 @@ func (db *DB) NewRebuild(ctx context.Context) (*Rebuild, error) {
 // DB is the fresh store to replay into. Swap closes it.
 func (r *Rebuild) DB() *DB { return r.r.fresh() }
 
-// Swap replaces the live tables with the fresh ones in one transaction,
-// which takes the checkpoint's lock first, as every projector batch does:
-// readers see the old tables until it commits and the new ones after, and
-// a projector running on the live store finds its checkpoint moved.
+// Swap builds the fresh tables' secondary indexes (filled without them,
+// they build in one sort each), then replaces the live tables with the
+// fresh ones in one transaction: readers see the old tables until it
+// commits and the new ones after, and a projector running on the live
+// store finds its checkpoint moved.
+//
+// No reader waits on it for long. On Postgres the transaction locks the
+// live tables, checkpoint first as every projector batch does, and gives
+// up after 100 ms when a long read holds one of them, to try again a
+// little later, for up to five minutes; readers queue behind it at most
+// that long. On SQLite readers never wait (WAL mode: they read the
+// snapshot they began on); the projector's next batch waits for the
+// transaction, which copies the rows, builds the indexes and the
+// full-text indexes.
 func (r *Rebuild) Swap(ctx context.Context) error { return r.r.swap(ctx) }
 
 // Close removes what is left of the fresh store, swapped in or not, and
