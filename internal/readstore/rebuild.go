@@ -23,6 +23,18 @@ type rebuilder interface {
 	setHook(f func(stage string))
 }
 
+// stages calls a test's hook, when one is set, as a swap reaches each of
+// its stages.
+type stages struct{ hook func(stage string) }
+
+func (s *stages) setHook(f func(stage string)) { s.hook = f }
+
+func (s *stages) at(stage string) {
+	if s.hook != nil {
+		s.hook(stage)
+	}
+}
+
 // Rebuild is a fresh, empty, migrated read store beside a live one, and
 // the way to swap its tables in for the live ones (blue/green): on
 // Postgres the fresh tables live in the schema RebuildSchema of the same

@@ -36,7 +36,7 @@ type pgRebuild struct {
 	// first. Keys and unique indexes stay: the projection relies on them.
 	deferred []string
 	swapped  bool
-	hook     func(stage string)
+	stages
 }
 
 func (postgres) prepareRebuild(ctx context.Context, live *DB) (_ rebuilder, err error) {
@@ -158,14 +158,6 @@ func (r *pgRebuild) deferIndexes(ctx context.Context) error {
 }
 
 func (r *pgRebuild) fresh() *DB { return r.db }
-
-func (r *pgRebuild) setHook(f func(stage string)) { r.hook = f }
-
-func (r *pgRebuild) at(stage string) {
-	if r.hook != nil {
-		r.hook(stage)
-	}
-}
 
 // swap builds the deferred indexes and the planner's statistics of the
 // fresh tables, then moves every one of them into the live schema in one

@@ -33,7 +33,7 @@ type sqliteRebuild struct {
 	// that no key or unique constraint needs, and the triggers that keep
 	// the full-text indexes in step, which the swap builds in one go.
 	deferred []string
-	hook     func(stage string)
+	stages
 }
 
 // sqliteRebuildPragmas speed up the fresh file's writes: it is worth
@@ -85,14 +85,6 @@ func (r *sqliteRebuild) deferObjects(ctx context.Context) error {
 }
 
 func (r *sqliteRebuild) fresh() *DB { return r.db }
-
-func (r *sqliteRebuild) setHook(f func(stage string)) { r.hook = f }
-
-func (r *sqliteRebuild) at(stage string) {
-	if r.hook != nil {
-		r.hook(stage)
-	}
-}
 
 // freshTable is a table of the fresh file, as the swap recreates it.
 type freshTable struct {
