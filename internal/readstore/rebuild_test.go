@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/history"
 	"github.com/failforward/failforward/internal/projector/projectortest"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
@@ -69,7 +72,51 @@ func TestRebuildNeverBlocksReaders(t *testing.T) {
 		if pos, err := live.Position(ctx); err != nil || pos != uint64(len(recs)) {
 			t.Errorf("after the swap, Position() = %d, %v; want %d", pos, err, len(recs))
 		}
+		// The indexes the replay went without are back, and the full-text
+		// indexes find what those of a store replayed directly find.
+		ref := readstoretest.Open(t, d)
+		applyEvents(t, ref, recs)
+		if got, want := schemaObjects(t, live), schemaObjects(t, ref); !slices.Equal(got, want) {
+			t.Errorf("after the swap the live store has\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		for _, w := range history.Words()[:3] {
+			if got, want := search(t, live, w), search(t, ref, w); !slices.Equal(got, want) || len(want) == 0 {
+				t.Errorf("search %q after the swap finds %v, want %v", w, got, want)
+			}
+		}
 	})
+}
+
+// schemaObjects lists the indexes, triggers and tables of db's schema
+// with their definitions.
+func schemaObjects(t *testing.T, db *readstore.DB) []string {
+	t.Helper()
+	q := "SELECT type || ' ' || name || ': ' || sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name"
+	if db.Dialect == readstore.Postgres {
+		q = `SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT 'table ' || table_name FROM information_schema.tables WHERE table_schema = current_schema()
+			ORDER BY 1`
+	}
+	var objs []string
+	if err := db.SelectContext(context.Background(), &objs, q); err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// search returns the ids of the experiments a text search for w finds.
+func search(t *testing.T, db *readstore.DB, w string) []string {
+	t.Helper()
+	page, err := readmodel.NewQueries(db).ListExperiments(context.Background(), readmodel.Viewer{All: true},
+		readmodel.ExperimentFilter{Q: w, Limit: readmodel.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(page.Items))
+	for i, e := range page.Items {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // TestRebuildSwapWaitsOutLongRead opens a read that holds the live tables
