@@ -48,12 +48,26 @@ type Rebuild struct {
 	r rebuilder
 }
 
+// RebuildOptions say how a rebuild fills its fresh tables.
+type RebuildOptions struct {
+	// DeferIndexes drops the fresh tables' secondary indexes (and, on
+	// SQLite, the triggers that keep the full-text indexes) while they
+	// fill, and builds them in Swap: one sort per index costs much less
+	// than keeping it up to date row by row. Keys and unique indexes
+	// always stay. Set it only when the writer of the fresh tables names
+	// in KeepIndexes every index it looks rows up by, since without them
+	// each lookup reads a whole table.
+	DeferIndexes bool
+	// KeepIndexes are the secondary indexes DeferIndexes keeps.
+	KeepIndexes []string
+}
+
 // NewRebuild prepares a fresh store beside db, dropping whatever an
 // interrupted rebuild left. On Postgres it holds an advisory lock until
 // Close, so that a second rebuild of the same database fails with
 // ErrRebuildRunning rather than build in the same schema.
-func (db *DB) NewRebuild(ctx context.Context) (*Rebuild, error) {
-	r, err := db.eng.prepareRebuild(ctx, db)
+func (db *DB) NewRebuild(ctx context.Context, opts RebuildOptions) (*Rebuild, error) {
+	r, err := db.eng.prepareRebuild(ctx, db, opts)
 	if err != nil {
 		return nil, fmt.Errorf("prepare the rebuild of %s: %w", db.Location, err)
 	}

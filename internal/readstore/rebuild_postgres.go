@@ -39,7 +39,7 @@ type pgRebuild struct {
 	stages
 }
 
-func (postgres) prepareRebuild(ctx context.Context, live *DB) (_ rebuilder, err error) {
+func (postgres) prepareRebuild(ctx context.Context, live *DB, opts RebuildOptions) (_ rebuilder, err error) {
 	r := &pgRebuild{live: live}
 	defer func() {
 		if err != nil {
@@ -67,8 +67,10 @@ func (postgres) prepareRebuild(ctx context.Context, live *DB) (_ rebuilder, err 
 	if err := r.openFresh(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.deferIndexes(ctx); err != nil {
-		return nil, err
+	if opts.DeferIndexes {
+		if err := r.deferIndexes(ctx, opts.KeepIndexes); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -127,12 +129,12 @@ func (r *pgRebuild) openFresh(ctx context.Context) error {
 	return nil
 }
 
-// deferIndexes drops the fresh tables' secondary indexes and keeps their
-// definitions for the swap. Filling a table and then building an index
-// in one sort costs much less than keeping the index up to date row by
-// row, above all the full-text GIN indexes. Primary keys, unique indexes
-// and indexes behind constraints stay.
-func (r *pgRebuild) deferIndexes(ctx context.Context) error {
+// deferIndexes drops the fresh tables' secondary indexes but those in
+// keep, and keeps their definitions for the swap. Filling a table and
+// then building an index in one sort costs much less than keeping the
+// index up to date row by row, above all the full-text GIN indexes.
+// Primary keys, unique indexes and indexes behind constraints stay.
+func (r *pgRebuild) deferIndexes(ctx context.Context, keep []string) error {
 	var idx []struct {
 		Name string `db:"name"`
 		Def  string `db:"def"`
@@ -143,7 +145,8 @@ func (r *pgRebuild) deferIndexes(ctx context.Context) error {
 		JOIN pg_namespace n ON n.oid = i.relnamespace
 		WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary
 		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-		ORDER BY i.relname`, RebuildSchema); err != nil {
+		  AND NOT i.relname = ANY($2)
+		ORDER BY i.relname`, RebuildSchema, pq.Array(keep)); err != nil {
 		return fmt.Errorf("list the fresh indexes: %w", err)
 	}
 	for _, ix := range idx {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ type sqliteRebuild struct {
 // pages of its indexes at once.
 var sqliteRebuildPragmas = []string{"synchronous(OFF)", "cache_size(-65536)"}
 
-func (sqlite) prepareRebuild(ctx context.Context, live *DB) (rebuilder, error) {
+func (sqlite) prepareRebuild(ctx context.Context, live *DB, opts RebuildOptions) (rebuilder, error) {
 	r := &sqliteRebuild{live: live, path: live.dsn + ".rebuild"}
 	r.remove()
 	db, err := openSQLite(ctx, r.path, sqliteRebuildPragmas...)
@@ -54,17 +55,20 @@ func (sqlite) prepareRebuild(ctx context.Context, live *DB) (rebuilder, error) {
 		r.close()
 		return nil, err
 	}
-	if err := r.deferObjects(ctx); err != nil {
-		r.close()
-		return nil, err
+	if opts.DeferIndexes {
+		if err := r.deferObjects(ctx, opts.KeepIndexes); err != nil {
+			r.close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
 
-// deferObjects drops the fresh file's secondary indexes and triggers and
-// keeps their definitions for the swap. Unique indexes (SQLite's own for
-// keys and UNIQUE constraints, and any declared unique) stay.
-func (r *sqliteRebuild) deferObjects(ctx context.Context) error {
+// deferObjects drops the fresh file's triggers and secondary indexes but
+// those in keep, and keeps their definitions for the swap. Unique indexes
+// (SQLite's own for keys and UNIQUE constraints, and any declared unique)
+// stay.
+func (r *sqliteRebuild) deferObjects(ctx context.Context, keep []string) error {
 	var objs []struct {
 		Type string `db:"type"`
 		Name string `db:"name"`
@@ -76,6 +80,9 @@ func (r *sqliteRebuild) deferObjects(ctx context.Context) error {
 		return fmt.Errorf("list the fresh indexes and triggers: %w", err)
 	}
 	for _, o := range objs {
+		if o.Type == "index" && slices.Contains(keep, o.Name) {
+			continue
+		}
 		if _, err := r.db.x.ExecContext(ctx, "DROP "+strings.ToUpper(o.Type)+" "+quoteSQLite(o.Name)); err != nil {
 			return fmt.Errorf("defer %s %s: %w", o.Type, o.Name, err)
 		}
@@ -120,6 +127,12 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 		ORDER BY l.type, l.name`); err != nil {
 		return fmt.Errorf("list rebuilt tables: %w", err)
 	}
+	// The indexes and triggers the fresh file kept, and those it deferred.
+	var objects []string
+	if err := conn.SelectContext(ctx, &objects, `SELECT sql FROM rebuild.sqlite_schema
+		WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name`); err != nil {
+		return fmt.Errorf("list rebuilt indexes: %w", err)
+	}
 	// The read store begins its transactions IMMEDIATE: this one holds the
 	// write lock from the start, so a projector batch waits for it.
 	tx, err := conn.BeginTx(ctx, nil)
@@ -127,7 +140,7 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, q := range swapStatements(tables, r.deferred) {
+	for _, q := range swapStatements(tables, append(objects, r.deferred...)) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
@@ -138,10 +151,10 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 
 // swapStatements replaces the live tables with the fresh ones: every
 // table dropped, created as the fresh file has it (unqualified, so in
-// main), filled while it has no index or trigger but its keys, then the
-// deferred indexes and triggers, and last the full-text indexes built
-// from the tables they index.
-func swapStatements(tables []freshTable, deferred []string) []string {
+// main), filled while it has no index or trigger but its keys, then its
+// indexes and triggers, and last the full-text indexes built from the
+// tables they index.
+func swapStatements(tables []freshTable, objects []string) []string {
 	var drop, create, fill, index []string
 	for _, t := range tables {
 		name := quoteSQLite(t.Name)
@@ -156,7 +169,7 @@ func swapStatements(tables []freshTable, deferred []string) []string {
 			index = append(index, "INSERT INTO main."+name+" ("+name+") VALUES ('rebuild')")
 		}
 	}
-	return append(append(append(append(drop, create...), fill...), deferred...), index...)
+	return append(append(append(append(drop, create...), fill...), objects...), index...)
 }
 
 func quoteSQLite(name string) string {
