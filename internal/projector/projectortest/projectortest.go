@@ -79,7 +79,9 @@ func Publish(tb testing.TB, nc *nats.Conn, evs []Event) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		// A loaded machine's server can fall seconds behind; waiting for it
+		// is what a pipelined publisher should do.
+		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
 			tb.Fatalf("publish event %d: %v", i, err)
 		}
 	}
