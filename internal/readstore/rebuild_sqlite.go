@@ -24,7 +24,11 @@ import (
 // into empty tables with no indexes or triggers lets SQLite copy records
 // as they are, without decoding them, and building each index in one
 // sort afterwards costs much less than keeping it up to date row by row,
-// so the write lock is held for a short time even on a big read store.
+// so the write lock is held as briefly as a copy of the read models
+// allows. A batch that waits longer than the store's busy timeout (ten
+// seconds) fails and is retried, and SQLite's automatic checkpoint,
+// which never waits for readers, folds the swap into the file as the
+// readers of the old snapshot finish.
 type sqliteRebuild struct {
 	live *DB
 	db   *DB
