@@ -118,18 +118,7 @@ func replayOnce(b *testing.B, nc *nats.Conn, db *readstore.DB, n, batch int) tim
 func applyDirect(b *testing.B, db *readstore.DB, evs []projectortest.Event, batch int) time.Duration {
 	b.StopTimer()
 	defer b.StartTimer()
-	recs := make([]events.Recorded, len(evs))
-	for i, ev := range evs {
-		m, err := ev.Envelope.EncodeMsg(ev.Subject)
-		if err != nil {
-			b.Fatal(err)
-		}
-		env, err := events.Decode(m.Data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs[i] = events.Recorded{Envelope: env, StreamSubject: ev.Subject, Sequence: uint64(i + 1)}
-	}
+	recs := projectortest.Recorded(b, evs)
 	ap := projection(b, db)
 	ctx := context.Background()
 	start := time.Now()

@@ -51,7 +51,7 @@ type engine interface {
 	// bulkInsert writes rows (len(t.Columns) values each) into t.
 	bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) error
 	// prepareRebuild makes a fresh, migrated store beside live.
-	prepareRebuild(ctx context.Context, live *DB) (rebuilder, error)
+	prepareRebuild(ctx context.Context, live *DB, opts RebuildOptions) (rebuilder, error)
 }
 
 // Open connects to the read store named by dsn: a postgres:// or

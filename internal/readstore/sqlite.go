@@ -2,11 +2,9 @@ package readstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -18,8 +16,9 @@ type sqlite struct{}
 
 // openSQLite opens path in WAL mode, so that readers never wait for the
 // projector's writes, with a busy timeout so that a second writer waits
-// instead of failing at once.
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+// instead of failing at once. Extra pragmas, as "name(value)", run after
+// those and so override them.
+func openSQLite(ctx context.Context, path string, pragmas ...string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite read store: empty path")
 	}
@@ -28,6 +27,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	q.Set("_txlock", "immediate")
 	x, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -130,122 +132,4 @@ func (t *Table) insertSQL(n int) string {
 	q := sb.String()
 	t.inserts[n] = q
 	return q
-}
-
-// sqliteRebuild builds fresh tables in a file next to the live database.
-// SQLite cannot move a table between files, so the swap copies: it
-// attaches the fresh file and, in one write transaction on the live
-// database, replaces every table's rows with the fresh ones. Readers (WAL
-// mode) keep seeing the old rows until that transaction commits.
-type sqliteRebuild struct {
-	live *DB
-	db   *DB
-	path string
-}
-
-func (sqlite) prepareRebuild(ctx context.Context, live *DB) (rebuilder, error) {
-	r := &sqliteRebuild{live: live, path: live.dsn + ".rebuild"}
-	r.remove()
-	db, err := openSQLite(ctx, r.path)
-	if err != nil {
-		return nil, err
-	}
-	r.db = db
-	if err := db.Migrate(ctx); err != nil {
-		r.close()
-		return nil, err
-	}
-	return r, nil
-}
-
-func (r *sqliteRebuild) fresh() *DB { return r.db }
-
-func (r *sqliteRebuild) swap(ctx context.Context) error {
-	// Closing the last connection folds the fresh file's WAL into it, so
-	// that the attached file holds every row.
-	err := r.db.Close()
-	r.db = nil
-	if err != nil {
-		return err
-	}
-	conn, err := r.live.x.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS rebuild", r.path); err != nil {
-		return fmt.Errorf("attach %s: %w", r.path, err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE rebuild")
-	// Only ordinary tables: the full-text indexes (virtual tables and their
-	// shadow tables) are filled by triggers as their tables' rows are copied.
-	names, err := queryStrings(ctx, conn, "SELECT name FROM pragma_table_list WHERE schema = 'rebuild' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-	if err != nil {
-		return err
-	}
-	stmts := make([]string, 0, 2*len(names))
-	for _, n := range names {
-		cols, err := queryStrings(ctx, conn, "SELECT name FROM pragma_table_info(?, 'rebuild') ORDER BY cid", n)
-		if err != nil {
-			return err
-		}
-		for i, c := range cols {
-			cols[i] = quoteSQLite(c)
-		}
-		t, list := quoteSQLite(n), strings.Join(cols, ", ")
-		stmts = append(stmts,
-			"DELETE FROM main."+t,
-			"INSERT INTO main."+t+" ("+list+") SELECT "+list+" FROM rebuild."+t)
-	}
-	// The read store begins its transactions IMMEDIATE: this one holds the
-	// write lock from the start, so a projector batch waits for it.
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return tx.Commit()
-}
-
-// queryStrings returns the one column of every row of query.
-func queryStrings(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-func quoteSQLite(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
-
-// close removes the fresh file, swapped in or not: after a swap its rows
-// live in the live database.
-func (r *sqliteRebuild) close() {
-	if r.db != nil {
-		r.db.Close()
-	}
-	r.remove()
-}
-
-func (r *sqliteRebuild) remove() {
-	// Best effort: a file left behind is removed by the next rebuild.
-	for _, p := range []string{r.path, r.path + "-wal", r.path + "-shm"} {
-		_ = os.Remove(p)
-	}
 }

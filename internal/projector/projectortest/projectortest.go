@@ -46,6 +46,26 @@ func Generate(n int, seed uint64) []Event {
 	return history.Generate(history.Config{Events: n, Seed: seed})
 }
 
+// Recorded returns evs as the projector hands them to the projection:
+// decoded from the bytes the stream would hold, with stream sequences
+// from 1, for tests that apply a history without a stream.
+func Recorded(tb testing.TB, evs []Event) []events.Recorded {
+	tb.Helper()
+	recs := make([]events.Recorded, len(evs))
+	for i, ev := range evs {
+		m, err := ev.Envelope.EncodeMsg(ev.Subject)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		env, err := events.Decode(m.Data)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs[i] = events.Recorded{Envelope: env, StreamSubject: ev.Subject, Sequence: uint64(i + 1)}
+	}
+	return recs
+}
+
 // Publish writes evs to the stream as the event store would, but
 // pipelined, so that tests can build long streams quickly.
 func Publish(tb testing.TB, nc *nats.Conn, evs []Event) {
@@ -59,7 +79,9 @@ func Publish(tb testing.TB, nc *nats.Conn, evs []Event) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		// A loaded machine's server can fall seconds behind; waiting for it
+		// is what a pipelined publisher should do.
+		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
 			tb.Fatalf("publish event %d: %v", i, err)
 		}
 	}
