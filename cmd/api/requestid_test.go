@@ -16,7 +16,8 @@ import (
 // TestRequestIDInEventAndLog checks that a command's X-Request-Id is the
 // correlation id of the event it appended and is in the JSON log line of
 // the request, with its method, route, status and duration; that a
-// client's own id is kept; and that a header too long is still refused.
+// client's own id is kept; that a header too long is still refused; and
+// that with tracing off no trace context is recorded.
 func TestRequestIDInEventAndLog(t *testing.T) {
 	a := startApp(t, map[string]string{"DATA_DIR": filepath.Join(t.TempDir(), "data"), "LOG_FORMAT": "json"})
 	body := map[string]any{"team": "growth", "title": "ids", "hypothesis": "h"}
@@ -44,8 +45,11 @@ func TestRequestIDInEventAndLog(t *testing.T) {
 	if env.CorrelationID != id || env.CausationID != id {
 		t.Errorf("event correlation %q, causation %q, want the request id %q", env.CorrelationID, env.CausationID, id)
 	}
+	if env.TraceParent != "" || msg.Header.Get(events.HeaderTraceParent) != "" {
+		t.Errorf("with no OTEL_* set, the event carries traceparent %q", env.TraceParent)
+	}
 	line := requestLine(t, a, id)
-	if line["method"] != "POST" || line["route"] != "POST /v1/experiments" || line["status"] != float64(http.StatusCreated) || line["level"] != "INFO" {
+	if line["method"] != "POST" || line["route"] != "/v1/experiments" || line["status"] != float64(http.StatusCreated) || line["level"] != "INFO" {
 		t.Errorf("request line %v lacks its method, route, status or level", line)
 	}
 	if _, ok := line["duration_ms"].(float64); !ok {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -26,16 +27,16 @@ const tracerName = "github.com/failforward/failforward/internal/httpapi"
 // line logged with the context. The span continues the client's trace
 // (traceparent) when tracing is on, and is named for the route that
 // routes matches, as is the log line: method, route, status, duration.
+// The route is the pattern's path ("/v1/experiments/{id}"), which
+// OpenTelemetry's http.route and a dashboard group by; the method is
+// beside it.
 func Observe(log *slog.Logger, routes *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := auth.RequestID(r)
 		w.Header().Set("X-Request-Id", id)
-		_, route := routes.Handler(r)
-		name := r.Method
-		if route != "" {
-			name += " " + route
-		}
+		route := routeOf(routes, r)
+		name := strings.TrimSpace(r.Method + " " + route)
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := otel.Tracer(tracerName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", r.Method),
@@ -54,4 +55,14 @@ func Observe(log *slog.Logger, routes *http.ServeMux, next http.Handler) http.Ha
 			slog.String("path", r.URL.Path), slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	})
+}
+
+// routeOf returns the path of the pattern that routes matches for r,
+// without its method: "" for a request no route takes.
+func routeOf(routes *http.ServeMux, r *http.Request) string {
+	_, pattern := routes.Handler(r)
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
 }
