@@ -157,7 +157,7 @@ func (h *batchHandler) flush(ctx context.Context) error {
 			recs = append(recs, it.rec)
 		}
 	}
-	spans := startApplySpans(ctx, recs)
+	spans := h.startApplySpans(ctx, recs)
 	skipped, err := h.commit(ctx, recs, skipped, last)
 	endApplySpans(spans, err)
 	if err != nil {

@@ -20,8 +20,12 @@ const tracerName = "github.com/failforward/failforward/internal/projector"
 // trace. The spans cover the batch's transaction, which is where each
 // event takes effect. An event without a trace context (tracing was off
 // when it was written, or it predates tracing) gets none, so an untraced
-// stream costs nothing here.
-func startApplySpans(ctx context.Context, recs []events.Recorded) []trace.Span {
+// stream costs nothing here, and neither does a projector configured
+// Untraced (a rebuild).
+func (h *batchHandler) startApplySpans(ctx context.Context, recs []events.Recorded) []trace.Span {
+	if h.p.cfg.Untraced {
+		return nil
+	}
 	var spans []trace.Span
 	tracer := otel.Tracer(tracerName)
 	for i := range recs {
