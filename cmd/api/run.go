@@ -26,6 +26,7 @@ import (
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/telemetry"
 	"github.com/failforward/failforward/internal/web"
 	"github.com/failforward/failforward/internal/webhooks"
 )
@@ -50,6 +51,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := bootstrapTokens(cfg, stdout); err != nil {
 		return err
 	}
+	stopTracing, err := telemetry.Setup(ctx, "failforward-api", getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	var tokens *auth.Tokens
 	if cfg.AuthFile != "" {
 		if tokens, err = auth.Load(cfg.AuthFile); err != nil {
@@ -204,6 +210,7 @@ func newHTTPServer(cfg config, tokens *auth.Tokens, nc *nats.Conn, store *events
 	if tokens != nil {
 		handler = auth.Middleware(tokens, http.HandlerFunc(httpapi.Unauthorized), mux)
 	}
+	handler = httpapi.Observe(log, mux, handler)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

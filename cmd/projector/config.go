@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/telemetry"
 )
 
 // config is the projector's configuration: each field has an environment
@@ -82,9 +83,9 @@ func (c config) validate() error {
 // lines with LOG_FORMAT=json, for log collectors that parse them.
 func (c config) logger(w io.Writer) *slog.Logger {
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, nil)))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, nil)))
 }
 
 // redactedNATSURL is the NATS URL without its password, for logs.

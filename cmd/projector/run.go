@@ -20,6 +20,7 @@ import (
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
+	"github.com/failforward/failforward/internal/telemetry"
 )
 
 // run starts the projector, or one of its subcommands, and blocks until
@@ -42,6 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := cfg.logger(stderr)
+	stopTracing, err := telemetry.Setup(ctx, "failforward-projector", getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 
 	nc, err := connect(ctx, cfg, stdout)
 	if err != nil {

@@ -15,7 +15,9 @@ const maxHeaderID = 200
 // name as the actor ("local" for the nil principal, the local admin),
 // the correlation id (X-Correlation-Id), the causation id (X-Request-Id),
 // the idempotency key (Idempotency-Key) and the version the client saw
-// (If-Match). A header that is too long or malformed is an
+// (If-Match). Without its header, the correlation and the causation id
+// are the request's id (RequestIDFrom), so that an event leads back to
+// the request's log lines. A header that is too long or malformed is an
 // experiments.Invalid error that names it, never silently dropped.
 func Meta(r *http.Request, p *experiments.Principal) (experiments.Meta, error) {
 	m := experiments.Meta{
@@ -34,6 +36,13 @@ func Meta(r *http.Request, p *experiments.Principal) (experiments.Meta, error) {
 		if len(h.value) > maxHeaderID {
 			return m, experiments.Invalid(h.name, "is longer than %d characters", maxHeaderID)
 		}
+	}
+	id := RequestIDFrom(r.Context())
+	if m.CorrelationID == "" {
+		m.CorrelationID = id
+	}
+	if m.CausationID == "" {
+		m.CausationID = id
 	}
 	if v := r.Header.Get("If-Match"); v != "" && v != "*" {
 		n, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)

@@ -52,8 +52,14 @@ const historySlack = 30 * time.Second
 // time (the conflict leads to the aggregate's history, which records the
 // key). A key used for another aggregate fails with
 // ErrIdempotencyKeyReused.
+//
+// The append is a span of its own, and each envelope that has no
+// traceparent yet records the span's, so that consumers continue the
+// trace.
 func (s *Store) Append(ctx context.Context, aggregate, id string, expected uint64, evs []Envelope, idempotencyKey string) (AppendResult, error) {
+	ctx, span := startAppend(ctx, aggregate, id, len(evs))
 	res, err := s.append(ctx, aggregate, id, expected, evs, idempotencyKey)
+	endAppend(span, res, err)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append %s %s: %w", aggregate, id, err)
 	}
@@ -61,7 +67,7 @@ func (s *Store) Append(ctx context.Context, aggregate, id string, expected uint6
 }
 
 func (s *Store) append(ctx context.Context, aggregate, id string, expected uint64, evs []Envelope, key string) (AppendResult, error) {
-	msgs, err := encodeAppend(aggregate, id, evs, key)
+	msgs, err := encodeAppend(ctx, aggregate, id, evs, key)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -105,8 +111,8 @@ func (s *Store) append(ctx context.Context, aggregate, id string, expected uint6
 
 // encodeAppend checks the events against the aggregate and renders them as
 // messages on their subjects. It works on copies: the caller's envelopes
-// are not changed.
-func encodeAppend(aggregate, id string, evs []Envelope, key string) ([]*nats.Msg, error) {
+// are not changed. Each event without a trace context gets ctx's.
+func encodeAppend(ctx context.Context, aggregate, id string, evs []Envelope, key string) ([]*nats.Msg, error) {
 	if err := checkToken("aggregate", aggregate); err != nil {
 		return nil, err
 	}
@@ -120,7 +126,11 @@ func encodeAppend(aggregate, id string, evs []Envelope, key string) ([]*nats.Msg
 		return nil, fmt.Errorf("%w: idempotency key contains a line break", ErrMalformed)
 	}
 	msgs := make([]*nats.Msg, len(evs))
+	parent, state := traceOf(ctx)
 	for i, env := range evs {
+		if env.TraceParent == "" {
+			env.TraceParent, env.TraceState = parent, state
+		}
 		name, _, err := ParseType(env.Type)
 		if err != nil {
 			return nil, err

@@ -35,12 +35,17 @@ const (
 	HeaderActor         = "Ce-Actor"
 	HeaderCorrelationID = "Ce-Correlationid"
 	HeaderCausationID   = "Ce-Causationid"
+	HeaderTraceParent   = "Ce-Traceparent"
+	HeaderTraceState    = "Ce-Tracestate"
 )
 
 // Envelope is one event in CloudEvents 1.0 structured JSON form. The
 // extension attributes team, actor, correlationid and causationid are
 // failforward's own; idempotencykey is set when the command that caused
-// the event carried an Idempotency-Key.
+// the event carried an Idempotency-Key. traceparent and tracestate are
+// the CloudEvents distributed-tracing extension: the W3C trace context of
+// the append that wrote the event, so that its consumers' spans join the
+// trace of the request that caused it.
 type Envelope struct {
 	SpecVersion     string          `json:"specversion"`
 	ID              string          `json:"id"`
@@ -55,6 +60,8 @@ type Envelope struct {
 	CorrelationID   string          `json:"correlationid,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
 	IdempotencyKey  string          `json:"idempotencykey,omitempty"`
+	TraceParent     string          `json:"traceparent,omitempty"`
+	TraceState      string          `json:"tracestate,omitempty"`
 	Data            json.RawMessage `json:"data"`
 }
 
@@ -113,6 +120,12 @@ func (e *Envelope) EncodeMsg(subject string) (*nats.Msg, error) {
 	}
 	if e.CausationID != "" {
 		m.Header.Set(HeaderCausationID, e.CausationID)
+	}
+	if e.TraceParent != "" {
+		m.Header.Set(HeaderTraceParent, e.TraceParent)
+	}
+	if e.TraceState != "" {
+		m.Header.Set(HeaderTraceState, e.TraceState)
 	}
 	return m, nil
 }

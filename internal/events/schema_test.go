@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/failforward/failforward/internal/events"
 	"github.com/failforward/failforward/internal/experiments"
@@ -367,6 +368,7 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 			events.HeaderContentType: events.ContentType, events.HeaderType: env.Type, events.HeaderID: env.ID,
 			events.HeaderSubject: env.Subject, events.HeaderTeam: env.Team, events.HeaderActor: env.Actor,
 			events.HeaderCorrelationID: env.CorrelationID, events.HeaderCausationID: env.CausationID,
+			events.HeaderTraceParent: env.TraceParent, events.HeaderTraceState: env.TraceState,
 		} {
 			if got := m.Header.Get(h); got != want {
 				t.Errorf("event %d: header %s = %q, want %q", seq, h, got, want)
@@ -381,10 +383,11 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 }
 
 // emitEveryEvent runs a scenario that writes every event type, each with
-// as many optional fields set as the commands allow.
+// as many optional fields set as the commands allow, under a trace with
+// a tracestate, as a traced request would.
 func emitEveryEvent(t *testing.T, svc *experiments.Service, now time.Time) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := tracedContext(t)
 	meta := experiments.Meta{Actor: "ada", CorrelationID: "corr-1", CausationID: "req-1", IdempotencyKey: ""}
 	keyed := func(k string) experiments.Meta { m := meta; m.IdempotencyKey = k; return m }
 	must := func(err error) {
@@ -499,5 +502,37 @@ func TestValidator(t *testing.T) {
 	}
 	if !slices.Contains(events.Names, events.InnovationLinked) {
 		t.Fatal("catalogue lost innovation.linked")
+	}
+}
+
+// emittedTraceParent is the trace context tracedContext carries, as
+// events record it.
+const emittedTraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+// tracedContext returns a context whose span is the remote parent
+// emittedTraceParent with the tracestate "vendor=x".
+func tracedContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx := events.ContextWithTrace(context.Background(), &events.Envelope{TraceParent: emittedTraceParent, TraceState: "vendor=x"})
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		t.Fatalf("traceparent %s gave no span context", emittedTraceParent)
+	}
+	return ctx
+}
+
+// TestEmittedEventsCarryTheirTrace checks that every event a traced
+// command writes records the trace in its tracing extension attributes.
+func TestEmittedEventsCarryTheirTrace(t *testing.T) {
+	for _, m := range emittedMessages(t) {
+		env, err := events.Decode(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(env.Type, "failforward.webhook.") {
+			continue // written without a trace
+		}
+		if env.TraceParent != emittedTraceParent || env.TraceState != "vendor=x" {
+			t.Errorf("event %d: traceparent %q, tracestate %q, want %q and vendor=x", m.Sequence, env.TraceParent, env.TraceState, emittedTraceParent)
+		}
 	}
 }

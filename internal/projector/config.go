@@ -76,6 +76,10 @@ type Config struct {
 	// Run returns an error wrapping ErrSkipped. Rebuilds use it to refuse
 	// a read model with holes in it.
 	Strict bool
+	// Untraced starts no span for the events applied. A rebuild sets it:
+	// it replays history whose traces ended long ago, and a span per
+	// event of the whole stream would only flood the trace backend.
+	Untraced bool
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 	// RetryMin and RetryMax bound the backoff between attempts after a

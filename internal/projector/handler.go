@@ -157,7 +157,9 @@ func (h *batchHandler) flush(ctx context.Context) error {
 			recs = append(recs, it.rec)
 		}
 	}
+	spans := h.startApplySpans(ctx, recs)
 	skipped, err := h.commit(ctx, recs, skipped, last)
+	endApplySpans(spans, err)
 	if err != nil {
 		h.p.m.batchFailures.Inc()
 		return fmt.Errorf("apply events %d..%d: %w", first, last, err)

@@ -184,7 +184,7 @@ func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore
 	}
 	p, err := New(Config{
 		Conn: nc, Stream: cfg.Stream, Subject: cfg.Subject, DB: db, Applier: cfg.Applier,
-		BatchSize: cfg.BatchSize, Strict: cfg.Strict, Logger: cfg.Logger, Now: cfg.Now,
+		BatchSize: cfg.BatchSize, Strict: cfg.Strict, Logger: cfg.Logger, Now: cfg.Now, Untraced: true,
 		// The live projector has published the dead letters already; the
 		// skips are recorded in the fresh tables all the same.
 		DeadLetterSubject: "-",

@@ -169,7 +169,7 @@ func (h *Handler) failCommand(r *http.Request, f *form, fields []string, err err
 	prob := httperr.Of(err)
 	switch prob.Status {
 	case http.StatusInternalServerError:
-		h.log.Error("web command failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		h.log.ErrorContext(r.Context(), "web command failed", slog.String("path", r.URL.Path), slog.Any("err", err))
 		f.Error = "Something went wrong on our side, and the change may not have been saved. Check the page before trying again: what you typed is still here."
 	case http.StatusBadRequest:
 		f.invalid(fields, prob.Field, prob.Message)

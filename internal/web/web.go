@@ -321,9 +321,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	prob := httperr.Of(err)
 	switch {
 	case prob.Internal():
-		h.log.Error("web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		h.log.ErrorContext(r.Context(), "web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	case prob.Unavailable():
-		h.log.Warn("web request: store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		h.log.WarnContext(r.Context(), "web request: store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	if prob.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

@@ -63,6 +63,8 @@ func (w *worker) post(ctx context.Context, req request, n int) (Attempt, time.Du
 		SubscriptionID: w.sub.ID, EventID: req.rec.ID, EventType: req.name, Position: req.rec.Sequence,
 		Attempt: n, Time: cfg.Now().UTC(), Outcome: OutcomeFailed,
 	}
+	ctx, span := startDelivery(ctx, req, w.sub.ID, n)
+	defer func() { endDelivery(span, a) }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.AttemptTimeout)
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, w.sub.TargetURL, bytes.NewReader(req.body))
@@ -72,6 +74,7 @@ func (w *worker) post(ctx context.Context, req request, n int) (Attempt, time.Du
 	}
 	hreq.Header.Set("Content-Type", req.contentType)
 	hreq.Header.Set("User-Agent", userAgent)
+	traceRequest(ctx, hreq)
 	if err := w.signer.sign(hreq.Header, req.rec.ID, a.Time, req.body); err != nil {
 		a.Error = err.Error()
 		return a, 0
