@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/failforward/failforward/internal/events"
@@ -117,16 +118,22 @@ func (c config) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// redactedNATSURL is the NATS URL without its password, for logs.
+// redactedNATSURL is the NATS URL without its password, for logs. A list
+// of URLs (one per cluster node, comma-separated) has each redacted.
 func (c config) redactedNATSURL() string {
-	u, err := url.Parse(c.NATSURL)
-	if err != nil || u.User == nil {
-		return c.NATSURL
+	urls := strings.Split(c.NATSURL, ",")
+	for i, s := range urls {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			urls[i] = "(unparsable URL)"
+			continue
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		urls[i] = u.String()
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return strings.Join(urls, ",")
 }
 
 func envOr(getenv func(string) string, key, def string) string {

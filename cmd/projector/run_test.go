@@ -131,6 +131,10 @@ func TestRedactedNATSURL(t *testing.T) {
 	if got := c.redactedNATSURL(); strings.Contains(got, "s3cret") {
 		t.Errorf("redactedNATSURL() = %q, shows the password", got)
 	}
+	c.NATSURL = "nats://failforward:s3cret@nats-1:4222,nats://failforward:s3cret@nats-2:4222, nats://nats-3:4222"
+	if got, want := c.redactedNATSURL(), "nats://failforward:xxxxx@nats-1:4222,nats://failforward:xxxxx@nats-2:4222,nats://nats-3:4222"; got != want {
+		t.Errorf("redactedNATSURL() of a cluster's URLs = %q, want %q", got, want)
+	}
 }
 
 func get(t *testing.T, url string) (int, string) {
