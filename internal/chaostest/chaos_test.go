@@ -5,7 +5,9 @@ package chaostest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,12 +18,13 @@ import (
 	"github.com/failforward/failforward/internal/readstore"
 )
 
-// Settings of the run: eight clients through two apis, and after each
-// fault's recovery the load runs at least settle, and makes at least
-// settleWrites writes, before the next fault.
+// Settings of the run: eight writers and two readers through two apis,
+// and after each fault's recovery the load runs at least settle, and
+// makes at least settleWrites writes, before the next fault.
 const (
-	clients      = 8
-	settle       = 3 * time.Second
+	writers      = 8
+	readers      = 2
+	settle       = 5 * time.Second
 	settleWrites = 100
 	// giveUp bounds how long a command in hand when the load ends is
 	// still retried: the topology has recovered by then, or it is a bug.
@@ -30,9 +33,9 @@ const (
 
 // TestChaos runs the production topology as real processes (a
 // three-node NATS cluster with the stream at three replicas, Postgres,
-// two apis, the projector) under a write load, and meanwhile kills the
-// stream leader's node, kills the active projector and restarts
-// Postgres, restarting each. Afterwards every acknowledged command is in
+// two apis, an active projector and a standby) under a write load, and
+// meanwhile kills the stream leader's node, kills the active projector
+// and restarts Postgres, restarting each. Afterwards every acknowledged command is in
 // the read models exactly once, the read models equal a fresh replay of
 // the stream, and no request was answered with a 500.
 func TestChaos(t *testing.T) {
@@ -50,7 +53,7 @@ func TestChaos(t *testing.T) {
 	defer abandon()
 	loadDone := make(chan struct{})
 	loadStart := time.Now()
-	go func() { defer close(loadDone); l.run(soft, hard, clients) }()
+	go func() { defer close(loadDone); l.run(soft, hard, writers, readers) }()
 
 	var faults []fault
 	strike := func(name string) {
@@ -64,7 +67,7 @@ func TestChaos(t *testing.T) {
 	l.settle(t, loadStart)
 	tp.killStreamLeader(t, strike)
 	l.settle(t, time.Now())
-	tp.killActiveProjector(t, strike)
+	stalled := tp.killActiveProjector(t, strike)
 	l.settle(t, time.Now())
 	tp.restartPostgres(t, strike)
 	l.settle(t, time.Now())
@@ -81,6 +84,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("load ended after %s, every client done %s later", loadEnd.Sub(loadStart).Round(time.Millisecond),
 		time.Since(loadEnd).Round(time.Millisecond))
 	t.Log(l.report(loadStart, loadEnd, faults))
+	t.Logf("after the active projector's kill the read models stood still for %s", stalled.Round(time.Millisecond))
 	for _, p := range l.problems {
 		t.Errorf("load: %s", p)
 	}
@@ -98,7 +102,7 @@ func (l *load) settle(t *testing.T, since time.Time) {
 	projectortest.WaitFor(t, 60*time.Second, "the load to flow", func() (bool, error) {
 		now := time.Now()
 		w, r := l.tally(true, since, now), l.tally(false, since, now)
-		return now.Sub(since) >= settle && w.ok >= settleWrites && r.ok >= clients, nil
+		return now.Sub(since) >= settle && w.ok >= settleWrites && r.ok >= readers, nil
 	})
 }
 
@@ -110,7 +114,7 @@ type topology struct {
 	pg         *postgres
 	dbURL      string
 	db         *readstore.DB // the test's own connection to the read models
-	projectors []*process
+	projectors []*projectorProc
 	apis       []*process
 	apiURLs    []string
 }
@@ -126,14 +130,16 @@ func startTopology(t *testing.T) *topology {
 	tp.cluster = startCluster(t, bins.natsServer)
 	tp.nc, tp.js = tp.cluster.connect(t)
 
-	// The projector migrates the read models, which the apis need.
-	p := newProcess(t, "projector", bins.projector, productEnv(map[string]string{
-		"NATS_URL": tp.cluster.URL(), "DATABASE_URL": tp.dbURL, "METRICS_ADDR": "127.0.0.1:0",
-	}))
-	p.start(t)
-	p.waitLine(t, "metrics: ", 60*time.Second)
-	tp.projectors = append(tp.projectors, p)
-
+	// The projectors migrate the read models, which the apis need; the
+	// first to take the lease is active, the other stands by.
+	for i := range 2 {
+		p := &projectorProc{process: newProcess(t, fmt.Sprintf("projector %d", i+1), bins.projector, productEnv(map[string]string{
+			"NATS_URL": tp.cluster.URL(), "DATABASE_URL": tp.dbURL, "METRICS_ADDR": "127.0.0.1:0",
+		}))}
+		p.start(t)
+		tp.projectors = append(tp.projectors, p)
+	}
+	tp.activeProjector(t)
 	for i := range 2 {
 		a := newProcess(t, fmt.Sprintf("api %d", i+1), bins.api, productEnv(map[string]string{
 			"NATS_URL": tp.cluster.URL(), "DATABASE_URL": tp.dbURL, "ADDR": "127.0.0.1:0",
@@ -188,26 +194,70 @@ func (tp *topology) killStreamLeader(t *testing.T, strike func(string)) {
 	waitReplicated(t, tp.js, 3, 60*time.Second)
 }
 
-// activeProjector is the projector that applies events now.
-func (tp *topology) activeProjector(t *testing.T) *process {
-	t.Helper()
-	return tp.projectors[0]
+// projectorProc is a projector process, with the address of its
+// operations endpoints in its current run.
+type projectorProc struct {
+	*process
+	base string
 }
 
-// killActiveProjector SIGKILLs the active projector, restarts it, and
-// waits until the read models move on.
-func (tp *topology) killActiveProjector(t *testing.T, strike func(string)) {
+func (p *projectorProc) start(t *testing.T) {
+	t.Helper()
+	p.process.start(t)
+	url := p.waitLine(t, "metrics: ", 60*time.Second)
+	url, _, _ = strings.Cut(url, ",")
+	p.base = strings.TrimSuffix(url, "/metrics")
+}
+
+// role is the first word of the projector's /readyz: active or standby.
+func (p *projectorProc) role() string {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(p.base + "/readyz")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	role, _, _ := strings.Cut(string(body), ":")
+	return strings.TrimSpace(strings.SplitN(role, "\n", 2)[0])
+}
+
+// activeProjector waits until one projector holds the lease, and returns
+// it.
+func (tp *topology) activeProjector(t *testing.T) *projectorProc {
+	t.Helper()
+	var active *projectorProc
+	projectortest.WaitFor(t, 60*time.Second, "an active projector", func() (bool, error) {
+		for _, p := range tp.projectors {
+			if p.role() == "active" {
+				active = p
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return active
+}
+
+// killActiveProjector SIGKILLs the projector that holds the lease, waits
+// until the standby has taken over and moved the read models on, and
+// restarts the killed one, which stands by.
+func (tp *topology) killActiveProjector(t *testing.T, strike func(string)) time.Duration {
 	t.Helper()
 	p := tp.activeProjector(t)
 	strike("SIGKILL of the active " + p.name)
+	killed := time.Now()
 	p.kill(t)
 	at := tp.position(t)
-	p.start(t)
-	p.waitLine(t, "metrics: ", 60*time.Second)
 	projectortest.WaitFor(t, 60*time.Second, fmt.Sprintf("the read models past %d", at), func() (bool, error) {
 		pos, err := tp.db.Position(context.Background())
 		return err == nil && pos > at, nil
 	})
+	stalled := time.Since(killed)
+	next := tp.activeProjector(t)
+	t.Logf("%s took over; the read models stood still for %s", next.name, stalled.Round(time.Millisecond))
+	p.start(t)
+	return stalled
 }
 
 // restartPostgres stops Postgres as an operator does for a restart, and

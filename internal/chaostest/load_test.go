@@ -46,10 +46,10 @@ type expectation struct {
 	uncertain bool
 }
 
-// load is a bounded write load through several apis: clients that each
+// load is a bounded load through several apis: writers that each
 // register experiments and walk them through start, a learning and a
 // conclusion, every command with an Idempotency-Key and retried with it
-// until it is acknowledged, with a few reads in between.
+// until it is acknowledged; and readers that list and read experiments.
 type load struct {
 	apis   []string
 	client *http.Client
@@ -58,6 +58,7 @@ type load struct {
 	obs      []observation
 	problems []string
 	exps     map[string]*expectation
+	ids      []string // of exps, in the order they were registered
 }
 
 func newLoad(apis []string) *load {
@@ -70,18 +71,44 @@ func newLoad(apis []string) *load {
 	}
 }
 
-// run runs clients until soft ends; a command in hand then is still
-// retried until it is acknowledged or hard ends.
-func (l *load) run(soft, hard context.Context, clients int) {
+// run runs writers and readers until soft ends; a command in hand then
+// is still retried until it is acknowledged or hard ends. The readers
+// probe reads on their own, so that a write held up by a fault does not
+// hold up reads.
+func (l *load) run(soft, hard context.Context, writers, readers int) {
 	var wg sync.WaitGroup
-	for c := range clients {
+	for c := range writers {
 		wg.Go(func() {
 			for n := 0; soft.Err() == nil && hard.Err() == nil; n++ {
 				l.walk(soft, hard, c, n)
 			}
 		})
 	}
+	for c := range readers {
+		wg.Go(func() {
+			for n := 0; soft.Err() == nil; n++ {
+				// Each read runs to its end: one cut short when the load
+				// stops is not the topology's failure.
+				l.read(hard, c+n, fmt.Sprintf("/v1/experiments?team=team-%d&limit=5", n%writers))
+				if id := l.someExperiment(n); id != "" {
+					l.read(hard, c+n+1, "/v1/experiments/"+id)
+				}
+				pause(soft, 10*time.Millisecond)
+			}
+		})
+	}
 	wg.Wait()
+}
+
+// someExperiment returns one of the last experiments registered, which
+// the projector may not have applied yet.
+func (l *load) someExperiment(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ids) == 0 {
+		return ""
+	}
+	return l.ids[len(l.ids)-1-n%min(len(l.ids), 50)]
 }
 
 // walk takes one experiment through its life. It stops between two
@@ -122,8 +149,6 @@ func (l *load) walk(soft, hard context.Context, c, n int) {
 		}
 		l.acknowledged(id, res)
 	}
-	l.read(hard, c+n, "/v1/experiments/"+id)
-	l.read(hard, c+n+1, "/v1/experiments?team="+team+"&limit=5")
 }
 
 // acknowledged records the version a command on experiment id answered.
@@ -135,6 +160,7 @@ func (l *load) acknowledged(id string, res map[string]any) {
 	if e == nil {
 		e = &expectation{}
 		l.exps[id] = e
+		l.ids = append(l.ids, id)
 	}
 	e.version = uint64(v)
 }

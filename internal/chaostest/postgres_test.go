@@ -3,11 +3,14 @@
 package chaostest
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -15,12 +18,30 @@ import (
 	_ "github.com/lib/pq" // the Postgres driver, for the test's own connections
 )
 
-// postgresBin is where Debian's Postgres 15 puts its server programs.
-const postgresBin = "/usr/lib/postgresql/15/bin"
+// postgresBin returns where the server programs are: POSTGRES_BIN, or
+// the newest of Debian's /usr/lib/postgresql/<version>/bin.
+func postgresBin() (string, error) {
+	if dir := os.Getenv("POSTGRES_BIN"); dir != "" {
+		return dir, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(dirs) == 0 {
+		return "", errors.New("no /usr/lib/postgresql/<version>/bin/pg_ctl, and POSTGRES_BIN is not set")
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(pgVersion(a), pgVersion(b)) })
+	return filepath.Dir(dirs[len(dirs)-1]), nil
+}
+
+// pgVersion reads the major version out of a Debian server path.
+func pgVersion(path string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return v
+}
 
 // postgres is a Postgres server of the test's own, in a temporary
 // directory on a free port, so that the test can stop and start it.
 type postgres struct {
+	bin  string // the server programs
 	dir  string // owned by the server's user: data, socket and log
 	port int
 	// runAs prefixes each server command: Postgres refuses to run as
@@ -29,11 +50,15 @@ type postgres struct {
 }
 
 // startPostgres creates a database cluster and starts it. Without the
-// server programs the test is skipped, except in CI (CI=true), where
+// server programs (see postgresBin) the test is skipped, except in CI (CI=true), where
 // that is a failure.
 func startPostgres(t *testing.T) *postgres {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(postgresBin, "pg_ctl")); err != nil {
+	bin, err := postgresBin()
+	if err == nil {
+		_, err = os.Stat(filepath.Join(bin, "pg_ctl"))
+	}
+	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("Postgres server programs missing: %v; CI must run the chaos test", err)
 		}
@@ -46,7 +71,7 @@ func startPostgres(t *testing.T) *postgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	pg := &postgres{dir: dir, port: freePort(t)}
+	pg := &postgres{bin: bin, dir: dir, port: freePort(t)}
 	if os.Geteuid() == 0 {
 		pg.runAs = []string{"runuser", "-u", "postgres", "--"}
 		u, err := user.Lookup("postgres")
@@ -82,7 +107,7 @@ func (pg *postgres) run(t *testing.T, program string, args ...string) {
 }
 
 func (pg *postgres) command(program string, args ...string) *exec.Cmd {
-	argv := append(append(append([]string{}, pg.runAs...), filepath.Join(postgresBin, program)), args...)
+	argv := append(append(append([]string{}, pg.runAs...), filepath.Join(pg.bin, program)), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = pg.dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

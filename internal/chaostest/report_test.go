@@ -47,7 +47,7 @@ func (l *load) tally(write bool, from, to time.Time) tally {
 }
 
 // longestGap is the longest time between two successive successful
-// writes (or reads), of all clients, that overlaps [from, to): how long
+// writes (or reads), of all clients, that ended in (from, to]: how long
 // the fault of that window kept the load from succeeding at all.
 func (l *load) longestGap(write bool, from, to time.Time) time.Duration {
 	var gap time.Duration
@@ -56,7 +56,7 @@ func (l *load) longestGap(write bool, from, to time.Time) time.Duration {
 		if o.outcome != succeeded {
 			continue
 		}
-		if !prev.IsZero() && o.at.After(from) && prev.Before(to) {
+		if !prev.IsZero() && o.at.After(from) && !o.at.After(to) {
 			gap = max(gap, o.at.Sub(prev))
 		}
 		prev = o.at
