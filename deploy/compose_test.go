@@ -168,8 +168,8 @@ func TestComposeCluster(t *testing.T) {
 	for _, name := range natsNodes {
 		svc := c.Services[name]
 		cmd := strings.Join(svc.Command, " ")
-		if !strings.Contains(cmd, "-c /etc/nats/nats-cluster.conf") || !strings.Contains(cmd, "--name "+name) {
-			t.Errorf("%s command %q: want -c /etc/nats/nats-cluster.conf --name %s", name, cmd, name)
+		if !strings.Contains(cmd, "-c /etc/nats/nats-cluster.conf") || !strings.Contains(cmd, "--name "+name) || !strings.Contains(cmd, "-sd /data/") {
+			t.Errorf("%s command %q: want -c /etc/nats/nats-cluster.conf --name %s -sd /data/…", name, cmd, name)
 		}
 		if !regexp.MustCompile(`(?m)^\s*nats://` + name + `:6222$`).Match(conf) {
 			t.Errorf("nats-cluster.conf has no route to %s:6222", name)

@@ -101,6 +101,32 @@ func (postgres) bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) er
 	return nil
 }
 
+// migrateLockKey is the advisory lock that keeps two processes from
+// migrating one database at once: CREATE TABLE from two sessions at once
+// fails in one of them, IF NOT EXISTS or not.
+const migrateLockKey = 0x6661696c6d696772 // "failmigr"
+
+// lockMigrations takes the migrations' advisory lock on a connection of
+// its own, which holds it until unlock. It is per database, not per
+// schema: a rebuild's fresh schema waits for a live migration too.
+func (postgres) lockMigrations(ctx context.Context, db *DB) (func(), error) {
+	conn, err := db.x.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("take the migrations' lock: %w", err)
+	}
+	return func() {
+		// The lock belongs to the session, which outlives Close in the pool.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", int64(migrateLockKey))
+		conn.Close()
+	}, nil
+}
+
 // rebuildLockKey is the advisory lock that keeps two rebuilds of one
 // database apart: both would build in the same schema.
 const rebuildLockKey = 0x6661696c666f7277 // "failforw"

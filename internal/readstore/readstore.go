@@ -66,6 +66,9 @@ type engine interface {
 	lockLeaseSQL() string
 	// boundLeased bounds a leased transaction (see BeginLeased).
 	boundLeased(ctx context.Context, tx *Tx, ttl time.Duration) error
+	// lockMigrations keeps other processes from migrating db until
+	// unlock.
+	lockMigrations(ctx context.Context, db *DB) (unlock func(), err error)
 }
 
 // Open connects to the read store named by dsn: a postgres:// or
@@ -165,11 +168,17 @@ var ErrNotCaughtUp = errors.New("read models have not caught up")
 // so that a client can read its own writes.
 func (db *DB) WaitForPosition(ctx context.Context, pos uint64) error {
 	delay := 2 * time.Millisecond
+	var got uint64
 	for {
-		got, err := db.Position(ctx)
+		cur, err := db.Position(ctx)
+		if err != nil && ctx.Err() != nil {
+			// The wait ran out during a read rather than between two.
+			return fmt.Errorf("%w: at %d, want %d", ErrNotCaughtUp, got, pos)
+		}
 		if err != nil {
 			return err
 		}
+		got = cur
 		if got >= pos {
 			return nil
 		}

@@ -76,6 +76,10 @@ func (sqlite) lockLeaseSQL() string {
 // store serves one process on one host.
 func (sqlite) boundLeased(context.Context, *Tx, time.Duration) error { return nil }
 
+// lockMigrations needs no lock: each migration's transaction takes
+// SQLite's write lock as it begins, and checks inside it whether it ran.
+func (sqlite) lockMigrations(context.Context, *DB) (func(), error) { return func() {}, nil }
+
 // sqliteChunkParams is the most bind parameters in one INSERT; a chunk
 // holds as many whole rows as fit. From 1 to 4,000 the projector's load
 // ran about as fast; SQLite's limit is 32,766.
