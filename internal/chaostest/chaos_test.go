@@ -24,7 +24,7 @@ import (
 const (
 	writers      = 8
 	readers      = 2
-	settle       = 5 * time.Second
+	settle       = 4 * time.Second
 	settleWrites = 100
 	// giveUp bounds how long a command in hand when the load ends is
 	// still retried: the topology has recovered by then, or it is a bug.
@@ -54,6 +54,8 @@ func TestChaos(t *testing.T) {
 	loadDone := make(chan struct{})
 	loadStart := time.Now()
 	go func() { defer close(loadDone); l.run(soft, hard, writers, readers) }()
+	lagDone := make(chan uint64, 1)
+	go func() { lagDone <- tp.maxLag(soft) }()
 
 	var faults []fault
 	strike := func(name string) {
@@ -69,7 +71,7 @@ func TestChaos(t *testing.T) {
 	l.settle(t, time.Now())
 	stalled := tp.killActiveProjector(t, strike)
 	l.settle(t, time.Now())
-	tp.restartPostgres(t, strike)
+	pgStalled := tp.restartPostgres(t, strike)
 	l.settle(t, time.Now())
 
 	loadEnd := time.Now()
@@ -84,7 +86,8 @@ func TestChaos(t *testing.T) {
 	t.Logf("load ended after %s, every client done %s later", loadEnd.Sub(loadStart).Round(time.Millisecond),
 		time.Since(loadEnd).Round(time.Millisecond))
 	t.Log(l.report(loadStart, loadEnd, faults))
-	t.Logf("after the active projector's kill the read models stood still for %s", stalled.Round(time.Millisecond))
+	t.Logf("the read models stood still for %s after the active projector's kill, %s after Postgres's stop; they lagged the stream by %d events at most",
+		stalled.Round(time.Millisecond), pgStalled.Round(time.Millisecond), <-lagDone)
 	for _, p := range l.problems {
 		t.Errorf("load: %s", p)
 	}
@@ -248,11 +251,7 @@ func (tp *topology) killActiveProjector(t *testing.T, strike func(string)) time.
 	strike("SIGKILL of the active " + p.name)
 	killed := time.Now()
 	p.kill(t)
-	at := tp.position(t)
-	projectortest.WaitFor(t, 60*time.Second, fmt.Sprintf("the read models past %d", at), func() (bool, error) {
-		pos, err := tp.db.Position(context.Background())
-		return err == nil && pos > at, nil
-	})
+	tp.waitPast(t, tp.position(t))
 	stalled := time.Since(killed)
 	next := tp.activeProjector(t)
 	t.Logf("%s took over; the read models stood still for %s", next.name, stalled.Round(time.Millisecond))
@@ -261,15 +260,45 @@ func (tp *topology) killActiveProjector(t *testing.T, strike func(string)) time.
 }
 
 // restartPostgres stops Postgres as an operator does for a restart, and
-// starts it again, then waits until the apis are ready.
-func (tp *topology) restartPostgres(t *testing.T, strike func(string)) {
+// starts it again, then waits until the apis are ready and the read
+// models move on. It returns how long the read models stood still from
+// the stop, which includes the projector's backoff between retries.
+func (tp *topology) restartPostgres(t *testing.T, strike func(string)) time.Duration {
 	t.Helper()
+	at := tp.position(t)
 	strike("restart of Postgres (stop -m fast, start)")
+	stopped := time.Now()
 	tp.pg.stop(t)
 	tp.pg.start(t)
 	for _, u := range tp.apiURLs {
 		waitReady(t, u+"/readyz")
 	}
+	tp.waitPast(t, at)
+	return time.Since(stopped)
+}
+
+// maxLag samples, until ctx ends, how far the read models' checkpoint
+// is behind the stream's last sequence, and returns the most it saw.
+func (tp *topology) maxLag(ctx context.Context) uint64 {
+	var most uint64
+	for ctx.Err() == nil {
+		info, err := streamInfo(tp.js)
+		pos, perr := tp.db.Position(ctx)
+		if err == nil && perr == nil && info.State.LastSeq > pos {
+			most = max(most, info.State.LastSeq-pos)
+		}
+		pause(ctx, 250*time.Millisecond)
+	}
+	return most
+}
+
+// waitPast waits until the read models' checkpoint is past at.
+func (tp *topology) waitPast(t *testing.T, at uint64) {
+	t.Helper()
+	projectortest.WaitFor(t, 60*time.Second, fmt.Sprintf("the read models past %d", at), func() (bool, error) {
+		pos, err := tp.db.Position(context.Background())
+		return err == nil && pos > at, nil
+	})
 }
 
 // position is the read models' checkpoint.

@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// thinkTime is how long a writer waits between two commands.
+const thinkTime = 10 * time.Millisecond
+
 // outcome is what one request came to.
 type outcome int
 
@@ -137,6 +140,9 @@ func (l *load) walk(soft, hard context.Context, c, n int) {
 		}},
 	}
 	for i, s := range steps {
+		// A user's think time: it keeps the stream, and so the replay
+		// that checks it, to a size a CI machine gets through quickly.
+		pause(soft, thinkTime)
 		if soft.Err() != nil {
 			return
 		}

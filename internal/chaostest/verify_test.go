@@ -31,7 +31,9 @@ func (tp *topology) caughtUp(t *testing.T, db *readstore.DB) uint64 {
 // event was skipped.
 func (tp *topology) checkExactlyOnce(t *testing.T, l *load) {
 	t.Helper()
+	began := time.Now()
 	last := tp.caughtUp(t, tp.db)
+	t.Logf("the projector caught up with the stream %s after the load ended", time.Since(began).Round(time.Millisecond))
 	ctx := context.Background()
 	var rows []struct {
 		ID         string `db:"id"`
@@ -83,6 +85,7 @@ func (tp *topology) checkExactlyOnce(t *testing.T, l *load) {
 // the chaos produced.
 func (tp *topology) checkReplay(t *testing.T) {
 	t.Helper()
+	began := time.Now()
 	ctx := context.Background()
 	ref, err := readstore.Open(ctx, tp.pg.createDatabase(t, "replay"))
 	if err != nil {
@@ -104,6 +107,7 @@ func (tp *topology) checkReplay(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
 	last := tp.caughtUp(t, ref)
+	t.Logf("replayed %d events into a fresh database in %s", last, time.Since(began).Round(time.Millisecond))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -111,5 +115,5 @@ func (tp *topology) checkReplay(t *testing.T) {
 	// The live projector has applied as much; both hold the whole stream.
 	tp.caughtUp(t, tp.db)
 	projectortest.AssertSameRows(t, projectortest.Dump(t, tp.db), projectortest.Dump(t, ref))
-	t.Logf("read models equal a fresh replay of the %d events", last)
+	t.Logf("read models equal a fresh replay of the %d events (compared %s after the replay began)", last, time.Since(began).Round(time.Millisecond))
 }
