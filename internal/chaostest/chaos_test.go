@@ -251,9 +251,11 @@ func (tp *topology) killActiveProjector(t *testing.T, strike func(string)) time.
 	strike("SIGKILL of the active " + p.name)
 	killed := time.Now()
 	p.kill(t)
+	// Measured from the takeover on: a commit the killed one had sent
+	// may still land after the kill.
+	next := tp.activeProjector(t)
 	tp.waitPast(t, tp.position(t))
 	stalled := time.Since(killed)
-	next := tp.activeProjector(t)
 	t.Logf("%s took over; the read models stood still for %s", next.name, stalled.Round(time.Millisecond))
 	p.start(t)
 	return stalled
