@@ -18,6 +18,7 @@ type compose struct {
 		Image       string            `yaml:"image"`
 		Build       any               `yaml:"build"`
 		Entrypoint  []string          `yaml:"entrypoint"`
+		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Healthcheck *struct {
 			Test []string `yaml:"test"`
@@ -47,7 +48,7 @@ func readCompose(t *testing.T) compose {
 
 func TestComposeFile(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"nats", "postgres", "projector", "api"} {
+	for _, name := range []string{"nats-1", "nats-2", "nats-3", "postgres", "projector", "projector-2", "api", "api-2"} {
 		svc, ok := c.Services[name]
 		if !ok {
 			t.Fatalf("no %s service", name)
@@ -72,14 +73,17 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 	// JetStream atomic batches need 2.12 or newer.
-	m := regexp.MustCompile(`^nats:2\.(\d+)`).FindStringSubmatch(c.Services["nats"].Image)
-	if m == nil {
-		t.Fatalf("nats image %q is not nats:2.x", c.Services["nats"].Image)
+	for _, name := range natsNodes {
+		image := c.Services[name].Image
+		m := regexp.MustCompile(`^nats:2\.(\d+)`).FindStringSubmatch(image)
+		if m == nil {
+			t.Fatalf("%s image %q is not nats:2.x", name, image)
+		}
+		if minor, _ := strconv.Atoi(m[1]); minor < 12 {
+			t.Errorf("%s image %s is older than 2.12", name, image)
+		}
 	}
-	if minor, _ := strconv.Atoi(m[1]); minor < 12 {
-		t.Errorf("nats image %s is older than 2.12", c.Services["nats"].Image)
-	}
-	for _, name := range []string{"api", "projector"} {
+	for _, name := range []string{"api", "api-2", "projector", "projector-2"} {
 		env := c.Services[name].Environment
 		if !strings.HasPrefix(env["NATS_URL"], "nats://") || !strings.HasPrefix(env["DATABASE_URL"], "postgres://") {
 			t.Errorf("%s is not configured for NATS and Postgres: %v", name, env)
@@ -139,5 +143,98 @@ func TestComposeAPIIsReachable(t *testing.T) {
 	}
 	if !regexp.MustCompile(`COPY --from=build --chown=65532:65532 \S+ ` + regexp.QuoteMeta(dir) + `\n`).Match(docker) {
 		t.Errorf("the Dockerfile does not make %s owned by the nonroot user", dir)
+	}
+}
+
+// natsNodes are the services of the NATS cluster.
+var natsNodes = []string{"nats-1", "nats-2", "nats-3"}
+
+// TestComposeCluster checks the production topology: three NATS nodes in
+// one cluster, each with JetStream on a volume of its own and routes to
+// the others (deploy/nats-cluster.conf), clients that know every node and
+// keep the stream at three replicas, two projectors (one active, one
+// standby, by the read store's lease) and two apis of which only one
+// creates the first token.
+func TestComposeCluster(t *testing.T) {
+	c := readCompose(t)
+	conf, err := os.ReadFile("nats-cluster.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^include \./nats\.conf$`).Match(conf) {
+		t.Error("nats-cluster.conf does not include nats.conf, the accounts")
+	}
+	volumes := map[string]string{}
+	for _, name := range natsNodes {
+		svc := c.Services[name]
+		cmd := strings.Join(svc.Command, " ")
+		if !strings.Contains(cmd, "-c /etc/nats/nats-cluster.conf") || !strings.Contains(cmd, "--name "+name) || !strings.Contains(cmd, "-sd /data/") {
+			t.Errorf("%s command %q: want -c /etc/nats/nats-cluster.conf --name %s -sd /data/…", name, cmd, name)
+		}
+		if !regexp.MustCompile(`(?m)^\s*nats://` + name + `:6222$`).Match(conf) {
+			t.Errorf("nats-cluster.conf has no route to %s:6222", name)
+		}
+		mounts := map[string]bool{}
+		for _, v := range svc.Volumes {
+			src, dst, _ := strings.Cut(v, ":")
+			dst, _, _ = strings.Cut(dst, ":")
+			mounts[dst] = true
+			if dst == "/data" {
+				if other, taken := volumes[src]; taken {
+					t.Errorf("%s and %s share the JetStream volume %s", name, other, src)
+				}
+				volumes[src] = name
+			}
+		}
+		for _, dst := range []string{"/data", "/etc/nats/nats.conf", "/etc/nats/nats-cluster.conf"} {
+			if !mounts[dst] {
+				t.Errorf("%s mounts nothing at %s", name, dst)
+			}
+		}
+	}
+	for _, name := range []string{"api", "api-2", "projector", "projector-2", "downstream-mirror"} {
+		env := c.Services[name].Environment
+		for _, node := range natsNodes {
+			if !strings.Contains(env["NATS_URL"], "@"+node+":4222") {
+				t.Errorf("%s NATS_URL does not name %s", name, node)
+			}
+		}
+		if env["STREAM_REPLICAS"] != "3" {
+			t.Errorf("%s STREAM_REPLICAS = %q, want 3", name, env["STREAM_REPLICAS"])
+		}
+		for dep, d := range c.Services[name].DependsOn {
+			if strings.HasPrefix(dep, "nats") && d.Condition != "service_healthy" {
+				t.Errorf("%s waits for %s to be %s, want service_healthy", name, dep, d.Condition)
+			}
+		}
+	}
+	for _, name := range []string{"projector", "projector-2"} {
+		if ep := c.Services[name].Entrypoint; len(ep) != 1 || ep[0] != "/usr/local/bin/projector" {
+			t.Errorf("%s entrypoint %v: want the projector itself", name, ep)
+		}
+	}
+	bootstraps, hostPorts := 0, map[string]string{}
+	for _, name := range []string{"api", "api-2"} {
+		api := c.Services[name]
+		if api.Environment["AUTH_BOOTSTRAP"] == "true" {
+			bootstraps++
+		}
+		if api.Environment["AUTH_FILE"] != c.Services["api"].Environment["AUTH_FILE"] {
+			t.Errorf("%s reads another AUTH_FILE than api", name)
+		}
+		for _, p := range api.Ports {
+			parts := strings.Split(p, ":")
+			host := parts[len(parts)-2]
+			if other, taken := hostPorts[host]; taken {
+				t.Errorf("%s and %s both publish the host's port %s", name, other, host)
+			}
+			hostPorts[host] = name
+		}
+	}
+	if bootstraps != 1 {
+		t.Errorf("%d apis have AUTH_BOOTSTRAP=true, want exactly one, so that one first token is created", bootstraps)
+	}
+	if d, ok := c.Services["api-2"].DependsOn["api"]; !ok || d.Condition != "service_healthy" {
+		t.Error("api-2 does not wait for api to be healthy, so the first token may not be written yet")
 	}
 }

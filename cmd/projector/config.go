@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/telemetry"
 )
 
@@ -26,6 +29,10 @@ type config struct {
 	Strict bool
 	// LogFormat is text or json (LOG_FORMAT).
 	LogFormat string
+	// LeaseDuration and LeaseRenewal time the lease that makes one of the
+	// projectors sharing a read store the active one (LEASE_DURATION,
+	// LEASE_RENEWAL).
+	LeaseDuration, LeaseRenewal time.Duration
 }
 
 // parseConfig reads the environment, then the flags of the command name
@@ -42,6 +49,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("STREAM_REPLICAS: %w", err)
 	}
 	c.StreamReplicas = replicas
+	var errs []error
+	for _, d := range []struct {
+		env string
+		to  *time.Duration
+		def time.Duration
+	}{
+		{"LEASE_DURATION", &c.LeaseDuration, projector.DefaultLeaseDuration},
+		{"LEASE_RENEWAL", &c.LeaseRenewal, projector.DefaultLeaseRenewal},
+	} {
+		*d.to = d.def
+		if v := getenv(d.env); v != "" {
+			if *d.to, err = time.ParseDuration(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q is not a duration such as 3s", d.env, v))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "replicas of the event stream, 1-5; 0 chooses 3 on a NATS cluster of at least three JetStream servers, else 1 (STREAM_REPLICAS)")
@@ -51,6 +77,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		fs.BoolVar(&c.Strict, "strict", false, "fail, leaving the live tables as they are, if any event cannot be applied")
 	} else {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address serving /metrics, /healthz and /readyz (METRICS_ADDR)")
+		fs.DurationVar(&c.LeaseDuration, "lease-duration", c.LeaseDuration, "how long the active projector's lease lasts unless renewed, so how soon a standby takes over when it dies (LEASE_DURATION)")
+		fs.DurationVar(&c.LeaseRenewal, "lease-renewal", c.LeaseRenewal, "how often the active projector renews its lease and a standby tries to take it; shorter than -lease-duration (LEASE_RENEWAL)")
 	}
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +101,9 @@ func (c config) validate() error {
 	if _, err := events.ParseReplicas(strconv.Itoa(c.StreamReplicas)); err != nil {
 		errs = append(errs, fmt.Errorf("-stream-replicas: %w", err))
 	}
+	if c.LeaseRenewal <= 0 || c.LeaseDuration <= c.LeaseRenewal {
+		errs = append(errs, fmt.Errorf("LEASE_RENEWAL %s must be positive and shorter than LEASE_DURATION %s", c.LeaseRenewal, c.LeaseDuration))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
@@ -88,16 +119,22 @@ func (c config) logger(w io.Writer) *slog.Logger {
 	return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, nil)))
 }
 
-// redactedNATSURL is the NATS URL without its password, for logs.
+// redactedNATSURL is the NATS URL without its password, for logs. A list
+// of URLs (one per cluster node, comma-separated) has each redacted.
 func (c config) redactedNATSURL() string {
-	u, err := url.Parse(c.NATSURL)
-	if err != nil || u.User == nil {
-		return c.NATSURL
+	urls := strings.Split(c.NATSURL, ",")
+	for i, s := range urls {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			urls[i] = "(unparsable URL)"
+			continue
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		urls[i] = u.String()
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return strings.Join(urls, ",")
 }
 
 func envOr(getenv func(string) string, key, def string) string {

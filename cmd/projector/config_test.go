@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLogFormat checks that LOG_FORMAT=json (or -log-format json) makes
@@ -32,5 +33,31 @@ func TestLogFormat(t *testing.T) {
 	env["LOG_FORMAT"] = "xml"
 	if _, err := parseConfig("projector", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "LOG_FORMAT") {
 		t.Errorf("LOG_FORMAT=xml = %v, want an error naming LOG_FORMAT", err)
+	}
+}
+
+// TestLeaseTimes checks LEASE_DURATION and LEASE_RENEWAL, their flags and
+// defaults, and that a renewal no shorter than the lease is refused.
+func TestLeaseTimes(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "sqlite:x.db"}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := parseConfig("projector", nil, getenv, io.Discard)
+	if err != nil || cfg.LeaseDuration != 3*time.Second || cfg.LeaseRenewal != time.Second {
+		t.Fatalf("defaults = %s, %s, %v; want 3s, 1s", cfg.LeaseDuration, cfg.LeaseRenewal, err)
+	}
+	env["LEASE_DURATION"], env["LEASE_RENEWAL"] = "10s", "2s"
+	cfg, err = parseConfig("projector", []string{"-lease-renewal", "4s"}, getenv, io.Discard)
+	if err != nil || cfg.LeaseDuration != 10*time.Second || cfg.LeaseRenewal != 4*time.Second {
+		t.Errorf("LEASE_DURATION=10s -lease-renewal 4s = %s, %s, %v", cfg.LeaseDuration, cfg.LeaseRenewal, err)
+	}
+	for _, c := range []struct{ duration, renewal, names string }{
+		{"1s", "1s", "LEASE_RENEWAL"},
+		{"soon", "1s", "LEASE_DURATION"},
+		{"3s", "-1s", "LEASE_RENEWAL"},
+	} {
+		env["LEASE_DURATION"], env["LEASE_RENEWAL"] = c.duration, c.renewal
+		if _, err := parseConfig("projector", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), c.names) {
+			t.Errorf("LEASE_DURATION=%s LEASE_RENEWAL=%s: %v, want an error naming %s", c.duration, c.renewal, err, c.names)
+		}
 	}
 }

@@ -12,11 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/projector/projectortest"
-	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
 	"github.com/failforward/failforward/internal/readstore/readstoretest"
 )
@@ -32,11 +28,7 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 		t.Skip("builds the binary and replays 20,000 events; skipped with -short")
 	}
 	const events, minKills = 20_000, 5
-	bin := filepath.Join(t.TempDir(), "projector")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildProjector(t)
 
 	srv, nc := projectortest.StartNATS(t)
 	projectortest.Publish(t, nc, projectortest.Generate(events, 2026))
@@ -46,11 +38,7 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	position := func() uint64 {
-		// Before the first run has migrated, there is no checkpoint: 0.
-		pos, _ := db.Position(context.Background())
-		return pos
-	}
+	position := func() uint64 { return positionOf(db) }
 
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, seed))
@@ -64,7 +52,9 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 		}
 		defer logFile.Close()
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "NATS_URL="+srv.ClientURL(), "DATABASE_URL="+url, "METRICS_ADDR=127.0.0.1:0")
+		// A short lease: each restart waits for the killed run's to expire.
+		cmd.Env = append(os.Environ(), "NATS_URL="+srv.ClientURL(), "DATABASE_URL="+url, "METRICS_ADDR=127.0.0.1:0",
+			"LEASE_DURATION=1s", "LEASE_RENEWAL=250ms")
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -112,23 +102,7 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 	}
 
 	// The reference: one uninterrupted replay into a fresh database.
-	ref := readstoretest.Open(t, readstore.Postgres)
-	applier, err := readmodel.NewProjection(ref.Dialect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := projector.New(projector.Config{Conn: nc, DB: ref, Applier: applier, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	projectortest.WaitPosition(t, ref, events, 120*time.Second)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	ref := replayReference(t, nc, events)
 	projectortest.AssertSameRows(t, projectortest.Dump(t, db), projectortest.Dump(t, ref))
 }
 

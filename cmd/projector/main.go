@@ -1,5 +1,8 @@
 // Command projector keeps failforward's read models up to date with the
-// TRACKER stream, and serves its metrics and health on METRICS_ADDR.
+// TRACKER stream, and serves its metrics and health on METRICS_ADDR. Any
+// number may run against one read store: the one holding the store's
+// lease applies events, the others stand by and take over within
+// LEASE_DURATION of its death.
 //
 //	projector                  run until SIGINT or SIGTERM
 //	projector rebuild [-strict] replay the stream into fresh tables and swap them in

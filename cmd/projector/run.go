@@ -65,7 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p, err := projector.New(projector.Config{Conn: nc, DB: db, Applier: applier, Registerer: registry, Logger: log})
+	// Any number of projectors may run against one read store: the one
+	// holding its lease applies events, the others stand by.
+	p, err := projector.New(projector.Config{Conn: nc, DB: db, Applier: applier, Registerer: registry, Logger: log,
+		Failover: true, LeaseDuration: cfg.LeaseDuration, LeaseRenewal: cfg.LeaseRenewal})
 	if err != nil {
 		return err
 	}
@@ -157,14 +160,18 @@ func routes(registry *prometheus.Registry, p *projector.Projector, nc *nats.Conn
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	// Ready once caught up with the stream as it was at start, and while
-	// both stores answer.
+	// Ready while both stores answer and, for the active projector, once
+	// caught up with the stream as it was when it took over; a standby is
+	// ready to take over. The body's first word is the role.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		var problems []string
-		select {
-		case <-p.Ready():
-		default:
-			problems = append(problems, fmt.Sprintf("catching up: at %d, %d events behind", p.Position(), p.Lag()))
+		role := p.Role()
+		if role == projector.RoleActive {
+			select {
+			case <-p.Ready():
+			default:
+				problems = append(problems, fmt.Sprintf("catching up: at %d, %d events behind", p.Position(), p.Lag()))
+			}
 		}
 		if !nc.IsConnected() {
 			problems = append(problems, "event store is not connected")
@@ -176,12 +183,17 @@ func routes(registry *prometheus.Registry, p *projector.Projector, nc *nats.Conn
 		}
 		if len(problems) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, role)
 			for _, p := range problems {
 				fmt.Fprintln(w, p)
 			}
 			return
 		}
-		fmt.Fprintf(w, "ready at position %d\n", p.Position())
+		if role == projector.RoleStandby {
+			fmt.Fprintf(w, "standby: ready to take over; the read store is at position %d, lease epoch %d\n", p.Position(), p.LeaseEpoch())
+			return
+		}
+		fmt.Fprintf(w, "active: ready at position %d, lease epoch %d\n", p.Position(), p.LeaseEpoch())
 	})
 	return mux
 }

@@ -64,11 +64,16 @@ func TestRunServesHealthAndMetricsAndStopsGracefully(t *testing.T) {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusOK, nil
 	})
+	// Alone on its read store, it took the lease.
+	if _, body := get(t, base+"/readyz"); !strings.HasPrefix(body, "active: ready at position 1000, lease epoch 1") {
+		t.Errorf("/readyz = %q, want the active role first", body)
+	}
 	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d, want 200", code)
 	}
 	_, metrics := get(t, base+"/metrics")
-	for _, want := range []string{"projector_position 1000", "projector_lag_events 0", "projector_events_applied_total 1000", "projector_batch_size_bucket", "projector_watermill_handler_execution_time_seconds"} {
+	for _, want := range []string{"projector_position 1000", "projector_lag_events 0", "projector_events_applied_total 1000", "projector_batch_size_bucket", "projector_watermill_handler_execution_time_seconds",
+		`projector_role{role="active"} 1`, `projector_role{role="standby"} 0`, "projector_lease_epoch 1"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
@@ -125,6 +130,10 @@ func TestRedactedNATSURL(t *testing.T) {
 	c := config{NATSURL: "nats://failforward:s3cret@nats:4222"}
 	if got := c.redactedNATSURL(); strings.Contains(got, "s3cret") {
 		t.Errorf("redactedNATSURL() = %q, shows the password", got)
+	}
+	c.NATSURL = "nats://failforward:s3cret@nats-1:4222,nats://failforward:s3cret@nats-2:4222, nats://nats-3:4222"
+	if got, want := c.redactedNATSURL(), "nats://failforward:xxxxx@nats-1:4222,nats://failforward:xxxxx@nats-2:4222,nats://nats-3:4222"; got != want {
+		t.Errorf("redactedNATSURL() of a cluster's URLs = %q, want %q", got, want)
 	}
 }
 

@@ -181,12 +181,12 @@ func (s *Store) failed(ctx context.Context, aggregate, id string, expected uint6
 	if key == "" || !(dupBatch || errors.Is(err, ErrConflict)) {
 		return AppendResult{}, err
 	}
-	res, found, ferr := s.findKey(ctx, AggregateFilter(aggregate, id), jetstreamext.GetBatchSeq(1), key)
+	res, found, ferr := s.findKey(ctx, AggregateFilter(aggregate, id), 1, time.Time{}, key)
 	if ferr == nil && !found && dupBatch {
 		// The original is younger than the duplicate window, so it is
 		// found by reading the window's events of this kind of aggregate.
 		since := time.Now().Add(-s.window - historySlack)
-		res, found, ferr = s.findKey(ctx, SubjectRoot+"."+aggregate+".>", jetstreamext.GetBatchStartTime(since), key)
+		res, found, ferr = s.findKey(ctx, SubjectRoot+"."+aggregate+".>", 0, since, key)
 	}
 	switch {
 	case ferr != nil:
@@ -204,7 +204,7 @@ func (s *Store) failed(ctx context.Context, aggregate, id string, expected uint6
 // of the original's first message: when that message opened a batch, the
 // rest of the batch follows it.
 func (s *Store) duplicateAt(ctx context.Context, aggregate, id string, expected uint64, key string, seq uint64) (AppendResult, error) {
-	m, err := s.stream.GetMsg(ctx, seq)
+	m, err := s.Reader().getLeader(ctx, s.stream, seq)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("read original of idempotency key at %d: %w", seq, classify(err))
 	}
@@ -214,7 +214,7 @@ func (s *Store) duplicateAt(ctx context.Context, aggregate, id string, expected 
 	}
 	res := AppendResult{FirstSequence: seq, LastSequence: seq, Duplicate: true, ID: origID}
 	if opensBatch(m) {
-		rest, _, err := s.findKey(ctx, AggregateFilter(aggregate, origID), jetstreamext.GetBatchSeq(seq), key)
+		rest, _, err := s.findKey(ctx, AggregateFilter(aggregate, origID), seq, time.Time{}, key)
 		if err != nil {
 			return AppendResult{}, fmt.Errorf("read original batch at %d: %w", seq, err)
 		}
@@ -233,15 +233,17 @@ func eligible(res AppendResult, id string, expected uint64, key string) (AppendR
 	return res, nil
 }
 
-// findKey scans filter from start for the first message carrying the
-// idempotency key, and follows its batch to the commit.
-func (s *Store) findKey(ctx context.Context, filter string, start jetstreamext.GetBatchOpt, key string) (AppendResult, bool, error) {
+// findKey scans filter for the first message carrying the idempotency
+// key, and follows its batch to the commit. It scans from sequence from,
+// or when from is 0 from the time since, up to what the stream's leader
+// holds.
+func (s *Store) findKey(ctx context.Context, filter string, from uint64, since time.Time, key string) (AppendResult, bool, error) {
 	var (
 		res     AppendResult
 		found   bool
 		batchID string
 	)
-	err := s.scan(ctx, filter, start, func(m *jetstream.RawStreamMsg) bool {
+	err := s.Reader().scanToLeader(ctx, filter, from, since, func(m *jetstream.RawStreamMsg) bool {
 		if !found {
 			if m.Header.Get(jetstream.MsgIDHeader) != key {
 				return true

@@ -3,15 +3,18 @@ package events
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Load returns every event of the aggregate (aggregate, id) in stream
 // order, and an empty slice for an aggregate that has none. It reads with
 // direct batch gets (Reader.Scan), which need no consumer and can be
-// served by any replica, so a load costs one round trip per 256 events.
+// served by any replica, so a load costs one round trip per 256 events,
+// and one to the stream's leader, which completes what a lagging replica
+// left out (see leader.go): a load sees every write acknowledged before
+// it began.
 // An event that cannot be decoded fails the load with ErrMalformed:
 // skipping it would rebuild the aggregate from partial history.
 func (s *Store) Load(ctx context.Context, aggregate, id string) ([]Recorded, error) {
@@ -23,7 +26,7 @@ func (s *Store) Load(ctx context.Context, aggregate, id string) ([]Recorded, err
 	}
 	out := []Recorded{}
 	var decodeErr error
-	err := s.scan(ctx, AggregateFilter(aggregate, id), jetstreamext.GetBatchSeq(1), func(m *jetstream.RawStreamMsg) bool {
+	err := s.Reader().scanToLeader(ctx, AggregateFilter(aggregate, id), 1, time.Time{}, func(m *jetstream.RawStreamMsg) bool {
 		rec, err := recorded(m)
 		if err != nil {
 			decodeErr = err
@@ -43,8 +46,3 @@ func (s *Store) Load(ctx context.Context, aggregate, id string) ([]Recorded, err
 
 // Reader returns a Reader of the store's stream.
 func (s *Store) Reader() Reader { return NewReader(s.js, s.name) }
-
-// scan is Reader.Scan on the store's stream.
-func (s *Store) scan(ctx context.Context, filter string, start jetstreamext.GetBatchOpt, fn func(*jetstream.RawStreamMsg) bool) error {
-	return s.Reader().Scan(ctx, filter, start, fn)
-}

@@ -281,7 +281,7 @@ func (s *Store) Get(ctx context.Context, seq uint64) (Recorded, error) {
 	if seq == 0 {
 		return Recorded{}, fmt.Errorf("get event 0: %w", ErrNotFound)
 	}
-	m, err := s.stream.GetMsg(ctx, seq)
+	m, err := s.Reader().getLeader(ctx, s.stream, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Recorded{}, fmt.Errorf("get event %d: %w", seq, ErrNotFound)
 	}

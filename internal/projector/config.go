@@ -28,6 +28,8 @@ const (
 	DefaultDeadLetterSubject = "failforward.deadletter"
 	DefaultDeadLetterStream  = "TRACKER_DEADLETTER"
 	DefaultBatchSize         = 2000
+	DefaultLeaseDuration     = 3 * time.Second
+	DefaultLeaseRenewal      = time.Second
 )
 
 // Config configures a Projector.
@@ -89,6 +91,23 @@ type Config struct {
 	// LagInterval is how often the stream's last sequence is read for the
 	// lag metric while no events flow; 5s by default.
 	LagInterval time.Duration
+	// Failover makes the projector one of any number sharing the read
+	// store, of which one, the holder of the store's lease, applies
+	// events: it waits as a standby until the lease is free, takes it,
+	// resumes from the checkpoint, and stands by again if it loses it.
+	// Without Failover the projector takes the lease as it starts,
+	// whoever held it, as the only projector of its store (the one in
+	// an embedded process, or a rebuild's) can: it then need not wait
+	// for the lease of a run that died to expire.
+	Failover bool
+	// LeaseDuration is how long the lease lasts unless renewed, on the
+	// database's clock: how long a standby waits after the active
+	// projector died; 3s by default.
+	LeaseDuration time.Duration
+	// LeaseRenewal is how often the active projector renews its lease
+	// and a standby tries to take it; 1s by default. It must be shorter
+	// than LeaseDuration, with room for a renewal that is slow to land.
+	LeaseRenewal time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -125,6 +144,12 @@ func (c *Config) setDefaults() {
 	if c.LagInterval == 0 {
 		c.LagInterval = 5 * time.Second
 	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = DefaultLeaseDuration
+	}
+	if c.LeaseRenewal == 0 {
+		c.LeaseRenewal = min(DefaultLeaseRenewal, c.LeaseDuration/3)
+	}
 }
 
 // Validate reports every problem with the configuration at once.
@@ -150,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LagInterval < 0 {
 		errs = append(errs, fmt.Errorf("lag interval %s is negative", c.LagInterval))
+	}
+	if c.LeaseRenewal <= 0 || c.LeaseDuration <= c.LeaseRenewal {
+		errs = append(errs, fmt.Errorf("lease renewal %s must be positive and shorter than the lease's duration %s", c.LeaseRenewal, c.LeaseDuration))
 	}
 	return errors.Join(errs...)
 }

@@ -41,7 +41,8 @@ const batchRetries = 5
 type batchHandler struct {
 	p         *Projector
 	dl        *deadLetters
-	pos       uint64 // last committed sequence
+	lease     readstore.Lease // every commit checks that it still holds
+	pos       uint64          // last committed sequence
 	pending   []item
 	committed int
 
@@ -121,10 +122,11 @@ func (h *batchHandler) haltOnError(next message.HandlerFunc) message.HandlerFunc
 }
 
 // retryable tells the retry middleware which errors are worth another
-// attempt in place: not a halt, and not a checkpoint that moved (the
-// session must start again from the one it finds).
+// attempt in place: not a halt, not a checkpoint that moved (the session
+// must start again from the one it finds), and not a lost lease (the
+// projector must stand by).
 func retryable(p middleware.RetryParams) bool {
-	return !isFatal(p.Err) && !errors.Is(p.Err, errCheckpointMoved)
+	return !isFatal(p.Err) && !errors.Is(p.Err, errCheckpointMoved) && !errors.Is(p.Err, readstore.ErrLeaseLost)
 }
 
 // finish commits the batch in hand when the session ends without an
@@ -189,11 +191,13 @@ func (h *batchHandler) flush(ctx context.Context) error {
 
 // commit writes the batch in one transaction: the read-model rows, the
 // skipped events and the new position. It first locks the checkpoint and
-// checks that it still holds the position this handler started from, so
-// that a rebuild's swap or a second projector can never make an event
-// apply twice or not at all.
+// checks, in the same transaction, that the projector's lease still holds
+// (a projector that was replaced writes nothing) and that the checkpoint
+// still holds the position this handler started from, so that a
+// rebuild's swap or a second projector can never make an event apply
+// twice or not at all.
 func (h *batchHandler) commit(ctx context.Context, recs []events.Recorded, skipped []readstore.Skipped, last uint64) ([]readstore.Skipped, error) {
-	tx, err := h.p.cfg.DB.Begin(ctx)
+	tx, err := h.p.cfg.DB.BeginLeased(ctx, h.lease)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}

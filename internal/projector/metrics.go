@@ -22,6 +22,8 @@ type metrics struct {
 	deadLetters    prometheus.Counter
 	deadLetterErrs prometheus.Counter
 	redelivered    prometheus.Counter
+	role           *prometheus.GaugeVec
+	leaseEpoch     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -72,10 +74,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "projector_redelivered_total",
 			Help: "Events received again at or below the checkpoint, and ignored.",
 		}),
+		role: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "projector_role",
+			Help: "1 for the role this projector holds: active (holds the read store's lease and applies events) or standby.",
+		}, []string{"role"}),
+		leaseEpoch: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "projector_lease_epoch",
+			Help: "Epoch of the lease this projector holds or, as a standby, last saw held; it rises with every takeover.",
+		}),
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.position, m.streamLast, m.lag, m.applied, m.batchSize,
-		m.batchDuration, m.batchFailures, m.skipped, m.deadLetters, m.deadLetterErrs, m.redelivered} {
+		m.batchDuration, m.batchFailures, m.skipped, m.deadLetters, m.deadLetterErrs, m.redelivered, m.role, m.leaseEpoch} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

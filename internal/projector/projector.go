@@ -21,6 +21,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/failforward/failforward/internal/readstore"
 )
 
 // ErrGap reports a stream sequence that is not the one after the last
@@ -65,6 +67,10 @@ type Projector struct {
 	streamLast atomic.Uint64
 	running    atomic.Bool
 
+	id     string       // the lease's holder name
+	active atomic.Bool  // holds the lease
+	epoch  atomic.Int64 // of the lease held, or last seen
+
 	readyTarget atomic.Int64 // -1 until the first session read the stream
 	ready       chan struct{}
 	readyOnce   sync.Once
@@ -84,6 +90,7 @@ func New(cfg Config) (p *Projector, err error) {
 	p = &Projector{
 		cfg:   cfg,
 		m:     m,
+		id:    newID(),
 		ready: make(chan struct{}),
 		// Watermill's router logs every start and stop at info; they are
 		// routine here, since a session restarts after each failed batch.
@@ -92,6 +99,7 @@ func New(cfg Config) (p *Projector, err error) {
 		}),
 	}
 	p.readyTarget.Store(-1)
+	p.setRole(false, 0)
 	// The Watermill metrics builder panics when its collector clashes with
 	// one already registered; turn that into an error.
 	defer func() {
@@ -128,6 +136,11 @@ func (p *Projector) Ready() <-chan struct{} { return p.ready }
 // for what retrying cannot mend: a gap in the stream (ErrGap), a
 // checkpoint beyond the stream (ErrCheckpointAhead), or a skip in strict
 // mode (ErrSkipped).
+//
+// The projector applies events only while it holds the read store's
+// lease, which it renews as it goes and releases when it stops. With
+// Config.Failover it waits for the lease as a standby, and returns to
+// waiting when it loses it; without, it takes the lease as it starts.
 func (p *Projector) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("projector is already running")
@@ -160,12 +173,34 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.watchStream(lagCtx, js)
 	}()
 
+	take := !p.cfg.Failover
+	for {
+		l, err := p.awaitLease(ctx, take)
+		if err != nil {
+			return nil // ctx ended
+		}
+		take = false
+		err = p.lead(ctx, l, nc, js, dl)
+		if !errors.Is(err, readstore.ErrLeaseLost) {
+			return err
+		}
+		p.cfg.Logger.Warn("projector lost its lease", "id", p.id, "epoch", l.Epoch, "err", err)
+	}
+}
+
+// sessions runs sessions under lease l, each resuming from the
+// checkpoint after the one before failed, until ctx ends (nil), the
+// projector halts, or a batch finds the lease lost.
+func (p *Projector) sessions(ctx context.Context, l readstore.Lease, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) error {
 	backoff := p.cfg.RetryMin
 	for {
 		dl.ensureStream(ctx, js)
-		progressed, err := p.session(ctx, nc, js, dl)
+		progressed, err := p.session(ctx, l, nc, js, dl)
 		if isFatal(err) {
 			p.cfg.Logger.Error("projector halted", "position", p.Position(), "err", err)
+			return err
+		}
+		if errors.Is(err, readstore.ErrLeaseLost) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -194,7 +229,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // session consumes from the checkpoint until ctx ends, a batch fails
 // beyond what retrying in place mends, or the subscription ends. It
 // reports whether it committed anything.
-func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) (progressed bool, err error) {
+func (p *Projector) session(ctx context.Context, l readstore.Lease, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) (progressed bool, err error) {
 	pos, err := p.resume(ctx, js)
 	if err != nil {
 		return false, err
@@ -212,7 +247,7 @@ func (p *Projector) session(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 	defer sub.Close()
 	routerCtx, stopRouter := context.WithCancel(ctx)
 	defer stopRouter()
-	h := &batchHandler{p: p, dl: dl, pos: pos, halt: stopRouter}
+	h := &batchHandler{p: p, dl: dl, lease: l, pos: pos, halt: stopRouter}
 	router, err := p.newRouter(h, sub)
 	if err != nil {
 		return false, err

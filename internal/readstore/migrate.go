@@ -14,8 +14,15 @@ import (
 
 // Migrate applies every migration of the database's dialect that has not
 // run yet, in order, each in its own transaction together with its entry
-// in schema_migrations. Running it twice changes nothing.
+// in schema_migrations. Running it twice changes nothing, and neither
+// does running it from two processes at once (two projectors starting
+// together): the second waits for the first.
 func (db *DB) Migrate(ctx context.Context) error {
+	unlock, err := db.eng.lockMigrations(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate %s read store: %w", db.Dialect, err)
+	}
+	defer unlock()
 	if _, err := db.x.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate %s read store: %w", db.Dialect, err)

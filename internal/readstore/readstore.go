@@ -36,6 +36,7 @@ type DB struct {
 	x   *sqlx.DB
 	eng engine
 	dsn string
+	now func() time.Time // the lease clock, where the database has none
 	// Dialect is the database's SQL dialect.
 	Dialect Dialect
 	// Location describes the database for startup logs, without secrets.
@@ -52,6 +53,22 @@ type engine interface {
 	bulkInsert(ctx context.Context, tx *Tx, t *Table, rows []any) error
 	// prepareRebuild makes a fresh, migrated store beside live.
 	prepareRebuild(ctx context.Context, live *DB, opts RebuildOptions) (rebuilder, error)
+
+	// leaseTime is the SQL, with its arguments, for the time d after now
+	// on the lease's clock; now is the process's clock, for a dialect
+	// whose database has none of its own to use.
+	leaseTime(now time.Time, d time.Duration) (string, []any)
+	// leaseRemaining is the SQL, with its arguments, for the microseconds
+	// from now until the lease expires.
+	leaseRemaining(now time.Time) (string, []any)
+	// lockLeaseSQL reads the lease's holder and epoch and keeps the lease
+	// from changing hands until the transaction ends.
+	lockLeaseSQL() string
+	// boundLeased bounds a leased transaction (see BeginLeased).
+	boundLeased(ctx context.Context, tx *Tx, ttl time.Duration) error
+	// lockMigrations keeps other processes from migrating db until
+	// unlock.
+	lockMigrations(ctx context.Context, db *DB) (unlock func(), err error)
 }
 
 // Open connects to the read store named by dsn: a postgres:// or
@@ -151,11 +168,17 @@ var ErrNotCaughtUp = errors.New("read models have not caught up")
 // so that a client can read its own writes.
 func (db *DB) WaitForPosition(ctx context.Context, pos uint64) error {
 	delay := 2 * time.Millisecond
+	var got uint64
 	for {
-		got, err := db.Position(ctx)
+		cur, err := db.Position(ctx)
+		if err != nil && ctx.Err() != nil {
+			// The wait ran out during a read rather than between two.
+			return fmt.Errorf("%w: at %d, want %d", ErrNotCaughtUp, got, pos)
+		}
 		if err != nil {
 			return err
 		}
+		got = cur
 		if got >= pos {
 			return nil
 		}

@@ -143,3 +143,29 @@ func TestBulkInsertAndLock(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateConcurrently migrates one fresh database from several
+// handles at once, as projectors starting together do: every one
+// succeeds.
+func TestMigrateConcurrently(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		url := readstoretest.URL(t, d)
+		errs := make(chan error, 4)
+		for range cap(errs) {
+			go func() {
+				db, err := readstore.Open(context.Background(), url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer db.Close()
+				errs <- db.Migrate(context.Background())
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Errorf("Migrate() = %v", err)
+			}
+		}
+	})
+}

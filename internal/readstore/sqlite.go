@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // Pure-Go SQLite driver, registered as "sqlite".
@@ -37,7 +38,7 @@ func openSQLite(ctx context.Context, path string, pragmas ...string) (*DB, error
 	}
 	x.SetMaxOpenConns(8)
 	x.SetConnMaxIdleTime(0)
-	db := &DB{x: x, eng: sqlite{}, dsn: path, Dialect: SQLite, Location: path}
+	db := &DB{x: x, eng: sqlite{}, dsn: path, now: time.Now, Dialect: SQLite, Location: path}
 	if err := db.ping(ctx); err != nil {
 		x.Close()
 		return nil, err
@@ -56,6 +57,30 @@ func openSQLite(ctx context.Context, path string, pragmas ...string) (*DB, error
 func (sqlite) lockPositionSQL() string {
 	return "SELECT position FROM projector_checkpoint WHERE id = 1"
 }
+
+// leaseTime passes the process's clock: only one host opens a SQLite
+// file, so there is no skew to guard against.
+func (sqlite) leaseTime(now time.Time, d time.Duration) (string, []any) {
+	return "?", []any{now.Add(d).UnixMicro()}
+}
+
+func (sqlite) leaseRemaining(now time.Time) (string, []any) {
+	return "expires_at - ?", []any{now.UnixMicro()}
+}
+
+// lockLeaseSQL needs no lock of its own, for the reason lockPositionSQL
+// needs none.
+func (sqlite) lockLeaseSQL() string {
+	return "SELECT holder, epoch FROM projector_lease WHERE id = 1"
+}
+
+// boundLeased does nothing: SQLite has no such bounds, and a SQLite read
+// store serves one process on one host.
+func (sqlite) boundLeased(context.Context, *Tx, time.Duration) error { return nil }
+
+// lockMigrations needs no lock: each migration's transaction takes
+// SQLite's write lock as it begins, and checks inside it whether it ran.
+func (sqlite) lockMigrations(context.Context, *DB) (func(), error) { return func() {}, nil }
 
 // sqliteChunkParams is the most bind parameters in one INSERT; a chunk
 // holds as many whole rows as fit. From 1 to 4,000 the projector's load

@@ -15,6 +15,9 @@ import (
 type Tx struct {
 	tx *sqlx.Tx
 	db *DB
+
+	lease        *Lease // set by BeginLeased
+	leaseChecked bool
 }
 
 // Begin starts a transaction. On SQLite it takes the write lock at once
@@ -55,18 +58,29 @@ func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...an
 
 // LockPosition reads the projector's checkpoint inside tx and holds it
 // locked until tx ends, so that a rebuild's swap or a second projector
-// waits for this transaction instead of writing beside it.
+// waits for this transaction instead of writing beside it. In a
+// transaction begun with BeginLeased it then checks the lease, and fails
+// with ErrLeaseLost if it was taken. (The checkpoint is locked first, as
+// a rebuild's swap does, so that the two never wait for each other.)
 func (tx *Tx) LockPosition(ctx context.Context) (uint64, error) {
 	var pos uint64
 	if err := tx.tx.GetContext(ctx, &pos, tx.db.eng.lockPositionSQL()); err != nil {
 		return 0, fmt.Errorf("lock projector position: %w", err)
 	}
+	if err := tx.checkLease(ctx); err != nil {
+		return 0, err
+	}
 	return pos, nil
 }
 
 // SetPosition records pos as the projector's position inside tx, the same
-// transaction that wrote the rows of the events up to pos.
+// transaction that wrote the rows of the events up to pos. In a
+// transaction begun with BeginLeased it fails with ErrLeaseLost, and
+// writes nothing, unless the lease still holds.
 func SetPosition(ctx context.Context, tx *Tx, pos uint64) error {
+	if err := tx.checkLease(ctx); err != nil {
+		return err
+	}
 	if _, err := tx.tx.ExecContext(ctx, tx.tx.Rebind("UPDATE projector_checkpoint SET position = ? WHERE id = 1"), pos); err != nil {
 		return fmt.Errorf("write projector position %d: %w", pos, err)
 	}

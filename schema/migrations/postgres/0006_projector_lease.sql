@@ -1,0 +1,13 @@
+-- The projector lease: of the projectors sharing this read store, the one
+-- named here applies events; the others stand by until it expires. Each
+-- taking of the lease raises epoch, and every batch checks holder and
+-- epoch in the transaction that writes the checkpoint, so that a former
+-- holder can never write again. expires_at is on the database's clock,
+-- so that the hosts' clocks do not matter.
+CREATE TABLE projector_lease (
+    id         INTEGER     PRIMARY KEY CHECK (id = 1),
+    holder     TEXT        NOT NULL,
+    epoch      BIGINT      NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO projector_lease (id, holder, epoch, expires_at) VALUES (1, '', 0, 'epoch');
