@@ -442,7 +442,7 @@ func emitEveryEvent(t *testing.T, svc *experiments.Service, now time.Time) {
 	must(err)
 	_, err = svc.UnlinkExperiment(ctx, meta, inn.ID, second.ID)
 	must(err)
-	emitStoryEvents(t, svc, meta)
+	emitStoryEvents(ctx, t, svc, meta)
 }
 
 func TestValidator(t *testing.T) {

@@ -11,9 +11,8 @@ import (
 // with every field the commands accept: a story about an experiment the
 // whole organisation sees, revised in every field, marked helpful by a
 // reader and retracted with a reason.
-func emitStoryEvents(t *testing.T, svc *experiments.Service, meta experiments.Meta) {
+func emitStoryEvents(ctx context.Context, t *testing.T, svc *experiments.Service, meta experiments.Meta) {
 	t.Helper()
-	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
