@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -56,16 +55,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, ae.status, errorBody{ae.detail})
 		return
 	}
-	p := httperr.Of(err)
-	switch {
-	case p.Internal():
-		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	case p.Unavailable():
-		s.log.WarnContext(r.Context(), "store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	}
-	if p.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	p := httperr.Answer(w, r, s.log, err)
 	writeJSON(w, p.Status, errorBody{errorDetail{Code: p.Code, Message: p.Message, Field: p.Field}})
 }
 

@@ -6,6 +6,7 @@ package httperr
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/failforward/failforward/internal/events"
@@ -94,3 +95,23 @@ func Of(err error) Problem {
 
 // Status returns the HTTP status that err is answered with.
 func Status(err error) int { return Of(err).Status }
+
+// Answer classifies err for the response w gives r, as both renderers
+// do: it logs what an operator must see (an internal error, a store that
+// is down; never a user's mistake), sets Retry-After on a 503, and
+// returns the problem to render. The user never sees an internal error's
+// text: the problem's message is the table's.
+func Answer(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) Problem {
+	p := Of(err)
+	attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err)}
+	switch {
+	case p.Internal():
+		log.ErrorContext(r.Context(), "request failed", attrs...)
+	case p.Unavailable():
+		log.WarnContext(r.Context(), "request failed: a store is unavailable", attrs...)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	return p
+}

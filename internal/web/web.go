@@ -318,16 +318,7 @@ type errorPage struct {
 // gives its kind. Only internal errors are logged, and their text is
 // never shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	prob := httperr.Of(err)
-	switch {
-	case prob.Internal():
-		h.log.ErrorContext(r.Context(), "web request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	case prob.Unavailable():
-		h.log.WarnContext(r.Context(), "web request: store unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	}
-	if prob.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	prob := httperr.Answer(w, r, h.log, err)
 	p := errorPageOf(err, prob)
 	h.render(w, r, prob.Status, "error", page{Title: p.Heading, Data: p})
 }
