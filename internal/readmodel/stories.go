@@ -180,3 +180,23 @@ func (q *Queries) StoryAccess(ctx context.Context, v Viewer, ids []string) (map[
 	}
 	return out, nil
 }
+
+// Stories is Queries.Stories, retried.
+func (r *Retrying) Stories(ctx context.Context, v Viewer, f StoryFilter) (StoryPage, error) {
+	return retry(ctx, func() (StoryPage, error) { return r.q.Stories(ctx, v, f) })
+}
+
+// Story is Queries.Story, retried.
+func (r *Retrying) Story(ctx context.Context, v Viewer, id string) (experiments.Story, error) {
+	return retry(ctx, func() (experiments.Story, error) { return r.q.Story(ctx, v, id) })
+}
+
+// StoryHelped is Queries.StoryHelped, retried.
+func (r *Retrying) StoryHelped(ctx context.Context, id, actor string) (bool, error) {
+	return retry(ctx, func() (bool, error) { return r.q.StoryHelped(ctx, id, actor) })
+}
+
+// StoryAccess is Queries.StoryAccess, retried.
+func (r *Retrying) StoryAccess(ctx context.Context, v Viewer, ids []string) (map[string]bool, error) {
+	return retry(ctx, func() (map[string]bool, error) { return r.q.StoryAccess(ctx, v, ids) })
+}
