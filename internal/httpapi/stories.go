@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -90,4 +92,23 @@ func boolParam(v, name string) (bool, error) {
 		return false, badRequest(string(experiments.CodeInvalid), name, "must be true or false")
 	}
 	return b, nil
+}
+
+// storyVisible reports whether the stream's viewer may see story id, as
+// the story's page decides, once the read models have applied seq. It
+// reads the story's access every time rather than remember it: a
+// revision may narrow the story, and so may a change to an experiment it
+// is about, and story events are few.
+func (a *streamAccess) storyVisible(ctx context.Context, seq uint64, id string) (bool, error) {
+	if !experiments.ValidID(id) {
+		return false, nil
+	}
+	if err := a.catchUp(ctx, max(seq, a.head)); err != nil {
+		return false, err
+	}
+	got, err := a.queries.StoryAccess(ctx, readmodel.ViewerOf(a.principal), []string{id})
+	if err != nil {
+		return false, fmt.Errorf("check visibility of story %s: %w", id, err)
+	}
+	return got[id], nil
 }
