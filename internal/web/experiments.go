@@ -170,6 +170,8 @@ type experimentData struct {
 	// makes a double click start it once.
 	Start    bool
 	StartKey string
+	// Stories are the stories told about the experiment.
+	Stories storySection
 }
 
 func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
@@ -206,6 +208,10 @@ func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	p := h.principal(r)
 	d.CanWrite = p.CanWriteExperiment(x.Team)
 	d.Start, d.Actions = experimentActions(p, x)
+	if d.Stories, err = h.experimentStories(r, p, x); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if d.Start {
 		d.StartKey = newKey()
 	}

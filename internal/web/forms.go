@@ -155,6 +155,8 @@ var fieldLabels = map[string]string{
 	"learning_text": "The learning", "learning_skills": "Each skill", "reason": "Reason", "abandoned_at": "The date",
 	"started_at": "The start date", "text": "The learning", "skills": "Each skill", "description": "Description",
 	"launched_at": "The launch date", "informed_by": "Informed by:", "note": "Note", "experiment_id": "Experiment",
+	"tried": "What we tried", "went_wrong": "What went wrong", "learned": "What we learned",
+	"differently": "What we would do differently", "experiment_ids": "About:",
 }
 
 // failCommand shows err on the form and returns the status to answer

@@ -29,6 +29,15 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /innovations/{id}/links", h.postLink)
 	m.HandleFunc("POST /innovations/{id}/links/{experiment_id}/remove", h.postUnlink)
 
+	m.HandleFunc("GET /stories", h.handleStories)
+	m.HandleFunc("GET /stories/new", h.showPublishStory)
+	m.HandleFunc("POST /stories/new", h.postPublishStory)
+	m.HandleFunc("GET /stories/{id}", h.handleStory)
+	m.HandleFunc("GET /stories/{id}/revise", h.showReviseStory)
+	m.HandleFunc("POST /stories/{id}/revise", h.postReviseStory)
+	m.HandleFunc("POST /stories/{id}/helped", h.postStoryHelped)
+	m.HandleFunc("POST /stories/{id}/retract", h.postRetractStory)
+
 	m.HandleFunc("GET /export/figures.csv", h.handleExportFigures)
 	m.HandleFunc("GET /export/experiments.csv", h.handleExportExperiments)
 	m.HandleFunc("GET /ui/live", h.handleLive)
