@@ -42,8 +42,9 @@ func TestStoryAccessEveryRouteRoleAndTeam(t *testing.T) {
 		method, path string
 		body         any
 	}
-	// want returns the status a role gets from a route, by the domain's
-	// rules; ok is the route's status when allowed.
+	// A route's prepare makes fresh resources for one case and returns
+	// the request, the command (or kind of read) whose rule decides it,
+	// and the status when allowed.
 	type route struct {
 		name    string
 		prepare func(tg target, title string) (request, experiments.StoryCommand, int)

@@ -39,16 +39,7 @@ func experimentFilter(q url.Values) readmodel.ExperimentFilter {
 }
 
 func (f *form) filterQuery(extra ...string) string {
-	v := url.Values{}
-	for _, k := range []string{"q", "team", "status", "outcome", "tag"} {
-		if s := f.Value(k); s != "" {
-			v.Set(k, s)
-		}
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		v.Set(extra[i], extra[i+1])
-	}
-	return v.Encode()
+	return f.queryOf([]string{"q", "team", "status", "outcome", "tag"}, extra...)
 }
 
 func (h *Handler) handleExperiments(w http.ResponseWriter, r *http.Request) {

@@ -51,8 +51,14 @@ func storyFilter(q url.Values) readmodel.StoryFilter {
 }
 
 func (f *form) storyQuery(extra ...string) string {
+	return f.queryOf([]string{"team", "by_leads", "skill"}, extra...)
+}
+
+// queryOf is the query string of a list page: the form's non-empty
+// values of keys, then extra's key and value pairs.
+func (f *form) queryOf(keys []string, extra ...string) string {
 	v := url.Values{}
-	for _, k := range []string{"team", "by_leads", "skill"} {
+	for _, k := range keys {
 		if s := f.Value(k); s != "" {
 			v.Set(k, s)
 		}
