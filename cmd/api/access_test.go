@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,6 +196,10 @@ func TestAccessEveryRouteRoleAndTeam(t *testing.T) {
 			exp("concluded")(tg, title)
 			return request{"GET", "/v1/learnings?skill=negotiation", nil}, 200
 		}, "read-all"},
+		{"similar", func(tg target, title string) (request, int) {
+			exp("concluded")(tg, title)
+			return request{"GET", "/v1/experiments/similar?text=" + url.QueryEscape("h "+title), nil}, 200
+		}, "read-all"},
 		{"outcomes", func(tg target, title string) (request, int) {
 			exp("concluded")(tg, title)
 			return request{"GET", "/v1/dashboard/outcomes", nil}, 200
@@ -282,7 +287,8 @@ func TestConfidentialFailureStaysHidden(t *testing.T) {
 		role    experiments.Role
 		visible bool
 	}{{experiments.RoleMember, false}, {experiments.RoleViewer, false}, {experiments.RoleLead, true}, {experiments.RoleAdmin, true}} {
-		for _, path := range []string{lin, "/v1/dashboard/failures?min_position=" + pos, "/v1/experiments?q=TOPSECRET", "/v1/learnings?q=learned", "/v1/experiments/" + conf + "/lineage"} {
+		for _, path := range []string{lin, "/v1/dashboard/failures?min_position=" + pos, "/v1/experiments?q=TOPSECRET", "/v1/learnings?q=learned", "/v1/experiments/" + conf + "/lineage",
+			"/v1/learnings?outcome=failed", "/v1/experiments/similar?text=TOPSECRET+partner+bet"} {
 			r := a.do("GET", path, nil, a.as(c.role)...)
 			if got := strings.Contains(string(r.body), secret); got != c.visible {
 				t.Errorf("%s GET %s: shows the confidential experiment = %v, want %v (%d %s)", c.role, path, got, c.visible, r.status, r.body)

@@ -173,6 +173,8 @@ func TestBrowserFailureToInnovation(t *testing.T) {
 		chromedp.Click(css(`a[href$="/conclude"]`)),
 		chromedp.WaitVisible(css(`#outcome-failed`)),
 		chromedp.Click(css(`#outcome-failed`)),
+		// Choosing failed marks the learning fields as asked for.
+		chromedp.WaitVisible(css(`#lesson.asked #learning_text`)),
 		chromedp.SetValue(css(`#decision`), "iterate"),
 		chromedp.SendKeys(css(`#summary`), "No lift: the banner went unseen."),
 		chromedp.SendKeys(css(`#failure_reasons`), "Banner below the fold"),
@@ -259,6 +261,66 @@ func TestBrowserFailureToInnovation(t *testing.T) {
 	get(t, ctx, "see the count change live", chromedp.Poll[bool](
 		`document.querySelector('#count-registered strong').textContent === '2' && window.notReloaded === true`,
 		chromedp.WithPollingTimeout(20*time.Second)))
+
+	checkTriedBefore(t, ctx, a, id)
+	checkLearningsLibrary(t, ctx, a, id)
+}
+
+// checkTriedBefore types an idea like the failed experiment id into the
+// registration form: the form shows the failure as tried before, first,
+// with its learning and a link to it, without being sent.
+func checkTriedBefore(t *testing.T, ctx context.Context, a *app, id string) {
+	t.Helper()
+	failure := css(`#tried-results li.failed[data-experiment-id="` + id + `"]`)
+	do(t, ctx, "type an idea like the failure into the registration form",
+		chromedp.Navigate(a.base+"/experiments/new"),
+		chromedp.WaitVisible(css(`#title`)),
+		chromedp.SendKeys(css(`#title`), "Annual plan banner"),
+		chromedp.SendKeys(css(`#hypothesis`), "A banner at checkout will sell more annual plans"),
+	)
+	get(t, ctx, "see the failure as tried before", chromedp.Poll[bool](
+		`document.querySelector('#tried-results li[data-experiment-id]') !== null`, chromedp.WithPollingTimeout(10*time.Second)))
+	do(t, ctx, "wait for the failure", chromedp.WaitVisible(failure))
+	if first := get(t, ctx, "read the first result", chromedp.Evaluate[string](
+		`document.querySelector('#tried-results li[data-experiment-id]').dataset.experimentId`)); first != id {
+		t.Errorf("the first experiment tried before is %s, want the failure %s", first, id)
+	}
+	if text := get(t, ctx, "read the failure", chromedp.Text(failure)); !strings.Contains(text, "Users ignore banners") || !strings.Contains(text, "Failed") {
+		t.Errorf("the failure tried before reads %q, want its outcome and learning", text)
+	}
+	if href := get(t, ctx, "read its link", chromedp.AttributeValue(css(`#tried-results li.failed a`), "href")); href.Value != "/experiments/"+id {
+		t.Errorf("the failure tried before links to %q", href.Value)
+	}
+	if loc := get(t, ctx, "read the location", chromedp.Location()); loc != a.base+"/experiments/new" {
+		t.Errorf("typing moved the browser to %s", loc)
+	}
+	saveScreenshot(t, "tried-before.png", get(t, ctx, "screenshot the form", chromedp.FullScreenshot(100)))
+}
+
+// checkLearningsLibrary finds the failure's learning in the library by
+// text, then by skill through its link, and with the failures filter.
+func checkLearningsLibrary(t *testing.T, ctx context.Context, a *app, id string) {
+	t.Helper()
+	learning := css(`ol.library li[data-experiment-id="` + id + `"]`)
+	do(t, ctx, "search the library by text",
+		chromedp.Navigate(a.base+"/learnings"),
+		chromedp.WaitVisible(css(`#q`)),
+		chromedp.SendKeys(css(`#q`), "ignore banners"),
+		chromedp.Click(css(`form.filters button[type=submit]`)),
+		chromedp.WaitVisible(learning),
+	)
+	if n := get(t, ctx, "count results", chromedp.Evaluate[int](`document.querySelectorAll('ol.library > li').length`)); n != 1 {
+		t.Errorf("the text search lists %d learnings, want the one", n)
+	}
+	do(t, ctx, "follow its skill", chromedp.Click(css(`ol.library a.skill[href="/learnings?skill=ux"]`)), chromedp.WaitVisible(learning))
+	if loc := get(t, ctx, "read the location", chromedp.Location()); loc != a.base+"/learnings?skill=ux" {
+		t.Errorf("the skill link leads to %s", loc)
+	}
+	do(t, ctx, "keep only failures", chromedp.Click(css(`#chip-failures`)), chromedp.WaitVisible(css(`#chip-failures[aria-current="true"]`)), chromedp.WaitVisible(learning))
+	if href := get(t, ctx, "read the experiment link", chromedp.AttributeValue(css(`ol.library li a[href^="/experiments/"]`), "href")); href.Value != "/experiments/"+id {
+		t.Errorf("the learning links to %q, want its experiment", href.Value)
+	}
+	saveScreenshot(t, "learnings.png", get(t, ctx, "screenshot the library", chromedp.FullScreenshot(100)))
 }
 
 // TestBrowserAccessibleAndResponsive checks keyboard access, visible
@@ -284,7 +346,7 @@ func TestBrowserAccessibleAndResponsive(t *testing.T) {
 		t.Errorf("first Tab focuses %q with outline %q, want the visible skip link", active, outline)
 	}
 
-	for _, path := range []string{"/experiments/new", "/experiments/" + id + "/conclude", "/innovations/new", "/experiments", "/"} {
+	for _, path := range []string{"/experiments/new", "/experiments/" + id + "/conclude", "/innovations/new", "/experiments", "/", "/learnings"} {
 		do(t, ctx, "open "+path, chromedp.Navigate(a.base+path), chromedp.WaitVisible(css(`main`)))
 		n := get(t, ctx, "count unlabelled inputs", chromedp.Evaluate[int](`Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
 			.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).length`))
@@ -294,7 +356,7 @@ func TestBrowserAccessibleAndResponsive(t *testing.T) {
 	}
 
 	do(t, ctx, "emulate a phone", chromedp.EmulateViewport(390, 844))
-	for _, path := range []string{"/", "/experiments", "/experiments/" + id, "/experiments/new", "/backlog", "/innovations"} {
+	for _, path := range []string{"/", "/experiments", "/experiments/" + id, "/experiments/new", "/backlog", "/innovations", "/learnings", "/experiments/" + id + "/conclude"} {
 		do(t, ctx, "open "+path, chromedp.Navigate(a.base+path), chromedp.WaitVisible(css(`main`)))
 		if get(t, ctx, "measure the width", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)) {
 			t.Errorf("%s scrolls sideways at 390 px", path)

@@ -290,6 +290,10 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 	confWaiting := reg("search", experiments.VisibilityTeam, secret+"-waiting")
 	fail(confWaiting, "waiting")
 	searchOpen := reg("search", experiments.VisibilityOrg, "Search experiment for all")
+	// confSilent, confidential to payments, failed without a learning.
+	confSilent := reg("payments", experiments.VisibilityTeam, secret+"-silent")
+	a.must(200, "POST", "/v1/experiments/"+confSilent+"/start", nil, admin...)
+	a.must(200, "POST", "/v1/experiments/"+confSilent+"/conclude", map[string]any{"outcome": "failed", "decision": "stop", "summary": "s"}, admin...)
 	inn := a.must(201, "POST", "/v1/innovations", map[string]any{"team": "search", "title": "Shipped thing",
 		"informed_by": []map[string]any{{"experiment_id": confFed}, {"experiment_id": root}}}, admin...)
 	a.must(200, "GET", "/v1/innovations/"+inn["id"].(string)+"?min_position="+position(inn), nil, admin...)
@@ -328,7 +332,7 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 	if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "member-ada may not change experiments of team search") {
 		t.Errorf("member records a learning for search = %d, want 403 saying why:\n%s", r.status, r.body)
 	}
-	if page := member.get("/experiments/" + searchOpen); strings.Contains(string(page.body), "/learnings\"") || strings.Contains(string(page.body), "Start now") {
+	if page := member.get("/experiments/" + searchOpen); strings.Contains(string(page.body), searchOpen+"/learnings\"") || strings.Contains(string(page.body), "Start now") {
 		t.Error("the page of another team's experiment offers the member commands it may not send")
 	}
 	// The team-only experiment of another team does not exist for it.
@@ -358,6 +362,8 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 		{"/innovations", false}, {"/innovations/" + innID, true}, {"/innovations/new?informed_by=" + confFed, true},
 		{"/experiments/" + root, true}, {"/experiments/new?builds_on=" + confFed, false},
 		{"/export/experiments.csv", true}, {"/export/experiments.csv?team=search", true}, {"/export/figures.csv?team=search", false},
+		{"/learnings", true}, {"/learnings?q=learned", true}, {"/learnings?outcome=failed&skill=negotiation", true},
+		{"/experiments/similar?text=" + url.QueryEscape(secret+" fed waiting"), true},
 	}
 	for _, p := range pages {
 		mr := member.get(p.path)
@@ -366,7 +372,8 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 		}
 		// A page may repeat an id the member put in its address, and
 		// no other.
-		ids := strings.Contains(string(mr.body), confWaiting) || !strings.Contains(p.path, confFed) && strings.Contains(string(mr.body), confFed)
+		ids := strings.Contains(string(mr.body), confWaiting) || strings.Contains(string(mr.body), confSilent) ||
+			!strings.Contains(p.path, confFed) && strings.Contains(string(mr.body), confFed)
 		if strings.Contains(string(mr.body), secret) || ids {
 			t.Errorf("member GET %s shows a team-only experiment of another team:\n%s", p.path, mr.body)
 		}
@@ -376,6 +383,17 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 	}
 	if r := lead.get("/experiments/" + confFed); r.status != http.StatusOK || !strings.Contains(string(r.body), secret) {
 		t.Errorf("lead GET the confidential experiment = %d, want it", r.status)
+	}
+	// The backlog lists the confidential failure with no lesson to the
+	// lead only, and the registration form's check of what was tried
+	// shows the member nothing it may not see.
+	if r := lead.get("/backlog"); !strings.Contains(string(r.body), `data-experiment-id="`+confSilent+`"`) {
+		t.Error("the lead's backlog does not list the confidential failure with no learning")
+	}
+	check := member.post("/experiments/new", member.form("/experiments/new", "team", "growth", "title", secret, "hypothesis", "fed waiting", "check", "1"))
+	if check.status != http.StatusOK || !strings.Contains(string(check.body), `id="tried-results"`) ||
+		strings.Contains(string(check.body), confFed) || strings.Contains(string(check.body), confWaiting) {
+		t.Errorf("member checks what was tried = %d, want the form with the panel and no hidden experiment:\n%s", check.status, check.body)
 	}
 	// The figures count only what the principal may see.
 	if got, want := failedIn(t, member.get("/export/figures.csv?team=search")), 0; got != want {
@@ -401,13 +419,20 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 			t.Errorf("viewer POST %s = %d, want 403 saying the viewer may not:\n%s", path, r.status, r.body)
 		}
 	}
+	if r := viewer.post("/experiments/new", url.Values{"csrf_token": {csrf.Get("csrf_token")}, "title": {secret}, "check": {"1"}}); r.status != http.StatusForbidden ||
+		strings.Contains(string(r.body), confFed) {
+		t.Errorf("viewer checks what was tried on the registration form = %d, want 403 as for the form", r.status)
+	}
 	if got := a.streamLast(); got != before {
 		t.Errorf("a viewer's forms wrote %d events", got-before)
 	}
 	if r := viewer.get("/experiments/new"); r.status != http.StatusForbidden {
 		t.Errorf("viewer opens the registration form = %d, want 403", r.status)
 	}
-	for _, path := range []string{"/", "/experiments/" + root, "/innovations/" + innID, "/innovations", "/backlog"} {
+	if body := string(viewer.get("/backlog").body); strings.Contains(body, "Record what it taught") {
+		t.Error("the viewer's backlog offers to record a learning")
+	}
+	for _, path := range []string{"/", "/experiments/" + root, "/innovations/" + innID, "/innovations", "/backlog", "/learnings"} {
 		body := string(viewer.get(path).body)
 		for _, offer := range []string{`href="/experiments/new`, `href="/innovations/new`, `/outcome"`, `/remove"`, `action="/innovations/` + innID + `/links"`} {
 			if strings.Contains(body, offer) {

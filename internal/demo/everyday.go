@@ -75,6 +75,34 @@ func (p *plan) addEveryday(n int) {
 	}
 }
 
+// addRecent adds n experiments that ended in the history's last month,
+// before its end, so that the overview's current month has results even
+// on its first day.
+func (p *plan) addRecent(n int) {
+	end := p.start.AddDate(2, 0, 0)
+	month := time.Date(end.Year(), end.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		team := teams[i%len(teams)]
+		kind := experiments.Kinds[(i+2)%len(experiments.Kinds)]
+		topic := pick(p, subject[team])
+		e := &expPlan{
+			team: team, owner: pick(p, owners[team]), kind: kind, topic: topic, title: fmt.Sprintf(kindTitle[kind], topic),
+			hypothesis: fmt.Sprintf("Changing the %s moves %s's main metric", topic, team),
+			metric:     "conversion", crit: fmt.Sprintf("+%d%% relative", 2+p.r.IntN(8)), tags: []string{team, topic},
+			visibility: "org", registered: end.AddDate(0, 0, -45+i),
+		}
+		e.started = e.registered.AddDate(0, 0, 5)
+		e.ended = month.Add(end.Sub(month) * time.Duration(i+1) / time.Duration(n+1))
+		p.decideEnd(e)
+		if e.abandonReason != "" {
+			e.abandonReason = ""
+			e.outcome, e.decision, e.summary = experiments.OutcomeFailed, "iterate", "Missed its criterion"
+			e.reasons = []string{pick(p, reasons)}
+		}
+		p.addExperiment(e)
+	}
+}
+
 // decideEnd makes up how e ends: succeeded, failed, inconclusive or
 // abandoned, with learnings, and now and then a revised outcome.
 func (p *plan) decideEnd(e *expPlan) {

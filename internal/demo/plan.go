@@ -59,6 +59,7 @@ func (p *plan) build() {
 		p.addStory(s)
 	}
 	p.addEveryday(110)
+	p.addRecent(4)
 	p.addEverydayInnovations(10)
 	p.addFailureStories()
 }

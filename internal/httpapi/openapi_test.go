@@ -167,6 +167,7 @@ var componentTypes = map[string]reflect.Type{
 	"ExperimentLineage":  reflect.TypeFor[readmodel.ExperimentLineage](),
 	"InnovationLineage":  reflect.TypeFor[readmodel.InnovationLineage](),
 	"LearningResult":     reflect.TypeFor[readmodel.LearningResult](),
+	"TriedBefore":        reflect.TypeFor[readmodel.TriedBefore](),
 	"SkillCount":         reflect.TypeFor[readmodel.SkillCount](),
 	"PeriodMetrics":      reflect.TypeFor[readmodel.PeriodMetrics](),
 	"OutcomeReport":      reflect.TypeFor[readmodel.OutcomeReport](),
@@ -410,6 +411,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		"/v1/innovations/" + inn.ID + "/history",
 		"/v1/innovations/" + inn.ID + "/lineage",
 		"/v1/learnings?q=admins&skill=research&team=growth&limit=5",
+		"/v1/learnings?outcome=failed",
+		"/v1/experiments/similar?text=exports+for+admins&limit=5",
 		"/v1/dashboard/outcomes?team=growth&from=2020-01&to=2100-01-01&bucket=quarter",
 		"/v1/dashboard/outcomes",
 		"/v1/dashboard/failures?unlinked=false",
@@ -460,6 +463,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "GET", path: "/v1/stories/" + told.ID, token: f.lead, want: 404})
 	c.send(call{method: "POST", path: "/v1/stories/" + told.ID + "/retract", token: f.lead, want: 409})
 	c.send(call{method: "GET", path: "/v1/stories?by_leads=maybe", token: f.lead, want: 400})
+	c.send(call{method: "GET", path: "/v1/experiments/similar", token: f.insider, want: 400})
+	c.send(call{method: "GET", path: "/v1/experiments/similar?text=x&limit=51", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments?min_position=" + strconv.FormatUint(last+100, 10), token: f.insider, want: 503})
 
 	for _, route := range documentedRoutes(t) {

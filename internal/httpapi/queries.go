@@ -153,7 +153,12 @@ func (s *Server) handleLearnings(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return s.queries.Learnings(r.Context(), v, readmodel.LearningFilter{Q: q.Get("q"), Skill: q.Get("skill"), Team: q.Get("team"), Limit: limit})
+		outcome, err := oneOfParam(q, "outcome", readmodel.LearningOutcomes)
+		if err != nil {
+			return nil, err
+		}
+		return s.queries.Learnings(r.Context(), v, readmodel.LearningFilter{Q: q.Get("q"), Skill: q.Get("skill"), Team: q.Get("team"),
+			Outcome: outcome, Limit: limit})
 	})
 }
 

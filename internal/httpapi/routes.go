@@ -20,6 +20,9 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("POST /v1/stories/{id}/helped", s.handleStoryHelped)
 
 	m.HandleFunc("GET /v1/experiments", s.handleListExperiments)
+	// Before {id}, to be read first; the mux would pick the literal
+	// segment over the wildcard in any order.
+	m.HandleFunc("GET /v1/experiments/similar", s.handleSimilar)
 	m.HandleFunc("GET /v1/experiments/{id}", s.handleGetExperiment)
 	m.HandleFunc("GET /v1/experiments/{id}/history", s.handleHistory)
 	m.HandleFunc("GET /v1/experiments/{id}/lineage", s.handleExperimentLineage)

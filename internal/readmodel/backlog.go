@@ -8,51 +8,6 @@ import (
 	"github.com/failforward/failforward/internal/experiments"
 )
 
-// feedsSQL finds, for every root experiment that matches %[1]s, the
-// innovations it fed: those actively linked to the root or to any
-// experiment built on it, transitively, passing only through experiments
-// the viewer may see (%[2]s). It walks (root, id) pairs with UNION; there
-// are finitely many, so the walk ends even on a corrupt, cyclic graph.
-const feedsSQL = `WITH RECURSIVE walk (root, id) AS (
-	SELECT e.id, e.id FROM experiments e WHERE %[1]s
-	UNION
-	SELECT w.root, x.experiment_id FROM walk w
-	JOIN experiment_edges x ON x.builds_on_id = w.id
-	JOIN experiments e ON e.id = x.experiment_id
-	WHERE %[2]s
-)
-SELECT w.root, i.id, i.launched_at FROM walk w
-JOIN innovation_links l ON l.experiment_id = w.id AND l.active
-JOIN innovations i ON i.id = l.innovation_id`
-
-// fed is an innovation a root experiment fed.
-type fed struct {
-	Root       string    `db:"root"`
-	ID         string    `db:"id"`
-	LaunchedAt time.Time `db:"launched_at"`
-}
-
-// feeds returns, by root experiment, the distinct innovations each
-// experiment matching rootCond (over e) fed.
-func (q *Queries) feeds(ctx context.Context, v Viewer, rootCond string, rootArgs []any) (map[string][]fed, error) {
-	vis, visArgs := v.visible("e")
-	var rows []fed
-	args := append(append([]any{}, rootArgs...), visArgs...)
-	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(fmt.Sprintf(feedsSQL, rootCond, vis)), args...); err != nil {
-		return nil, fmt.Errorf("walk to fed innovations: %w", err)
-	}
-	out := map[string][]fed{}
-	seen := map[[2]string]bool{}
-	for _, r := range rows {
-		if k := [2]string{r.Root, r.ID}; !seen[k] {
-			seen[k] = true
-			r.LaunchedAt = r.LaunchedAt.UTC()
-			out[r.Root] = append(out[r.Root], r)
-		}
-	}
-	return out, nil
-}
-
 // BacklogFilter narrows FailureBacklog.
 type BacklogFilter struct {
 	// Unlinked keeps only failures that no innovation uses yet: linked to
@@ -79,6 +34,7 @@ type BacklogItem struct {
 
 // FailureBacklog returns the failed experiments v may see that recorded
 // at least one learning, oldest conclusion first: the learning backlog.
+// What each fed comes from failure_feeds, as v sees it.
 func (q *Queries) FailureBacklog(ctx context.Context, v Viewer, f BacklogFilter) ([]BacklogItem, error) {
 	vis, args := v.visible("e")
 	cond := "e.status = ? AND e.outcome = ? AND e.learning_count > 0 AND " + vis
@@ -87,19 +43,32 @@ func (q *Queries) FailureBacklog(ctx context.Context, v Viewer, f BacklogFilter)
 		cond += " AND e.team = ?"
 		args = append(args, f.Team)
 	}
+	if f.Unlinked {
+		// A failure with a feed every viewer sees, or any feed for a viewer
+		// who sees everything, is linked; the rest are checked below.
+		open := " AND ff.requires = ''"
+		if v.All {
+			open = ""
+		}
+		cond += " AND NOT EXISTS (SELECT 1 FROM failure_feeds ff WHERE ff.failure_id = e.id" + open + ")"
+	}
 	var rows []experimentRow
 	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind("SELECT "+prefixed("e", experimentColumns)+
 		" FROM experiments e WHERE "+cond+" ORDER BY e.concluded_at, e.id"), args...); err != nil {
 		return nil, fmt.Errorf("failure backlog: %w", err)
 	}
-	fedBy, err := q.feeds(ctx, v, cond, args)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	fed, err := q.fedCounts(ctx, v, ids)
 	if err != nil {
 		return nil, fmt.Errorf("failure backlog: %w", err)
 	}
 	out := []BacklogItem{}
-	var ids []string
+	ids = ids[:0]
 	for _, r := range rows {
-		n := len(fedBy[r.ID])
+		n := fed[r.ID]
 		if f.Unlinked && n > 0 {
 			continue
 		}
@@ -117,6 +86,28 @@ func (q *Queries) FailureBacklog(ctx context.Context, v Viewer, f BacklogFilter)
 	}
 	for i := range out {
 		out[i].Learnings = nonNil(learnings[out[i].ID])
+	}
+	return out, nil
+}
+
+// fedCounts returns how many distinct innovations each of the failures
+// ids fed, as v sees them.
+func (q *Queries) fedCounts(ctx context.Context, v Viewer, ids []string) (map[string]int, error) {
+	rows, err := selectIn[struct {
+		ID         string `db:"failure_id"`
+		Innovation string `db:"innovation_id"`
+		Requires   string `db:"requires"`
+	}](ctx, q.db, "SELECT failure_id, innovation_id, requires FROM failure_feeds WHERE failure_id IN (%s)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("load failure feeds: %w", err)
+	}
+	seen := map[[2]string]bool{}
+	out := map[string]int{}
+	for _, r := range rows {
+		if k := [2]string{r.ID, r.Innovation}; !seen[k] && v.seesAll(r.Requires) {
+			seen[k] = true
+			out[r.ID]++
+		}
 	}
 	return out, nil
 }

@@ -120,3 +120,43 @@ func applyChunk(b *testing.B, ctx context.Context, db *readstore.DB, p *readmode
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkOutcomes reads the outcome dashboard of a generated history of
+// 10,000 and 30,000 experiments on SQLite, for a lead (who sees
+// everything) and a member of one team: from the maintained figures, and,
+// as the baseline in the same run and database, by the recount that
+// preceded them (readmodel.RecountOutcomes).
+func BenchmarkOutcomes(b *testing.B) {
+	ctx := context.Background()
+	for _, experiments := range []int{10000, 30000} {
+		b.Run(fmt.Sprintf("experiments=%d", experiments), func(b *testing.B) {
+			db := readstoretest.Open(b, readstore.SQLite)
+			p, err := readmodel.NewProjection(db.Dialect)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// About 22 events in 100 register an experiment.
+			for chunk := range slices.Chunk(generate(b, experiments*100/22, 11, false), 2000) {
+				applyChunk(b, ctx, db, p, chunk)
+			}
+			q := readmodel.NewQueries(db)
+			for _, who := range []struct {
+				name string
+				v    readmodel.Viewer
+			}{{"lead", readmodel.Viewer{All: true}}, {"member", readmodel.Viewer{Teams: []string{"growth"}}}} {
+				for _, way := range []struct {
+					name string
+					read func(*readmodel.Queries, context.Context, readmodel.Viewer, readmodel.OutcomeFilter) (readmodel.OutcomeReport, error)
+				}{{"maintained", (*readmodel.Queries).Outcomes}, {"recount", readmodel.RecountOutcomes}} {
+					b.Run(who.name+"/"+way.name, func(b *testing.B) {
+						for b.Loop() {
+							if _, err := way.read(q, ctx, who.v, readmodel.OutcomeFilter{}); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				}
+			}
+		})
+	}
+}

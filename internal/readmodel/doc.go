@@ -53,9 +53,50 @@
 //
 // # Metrics
 //
-// Outcomes counts with GROUP BY over the month columns the projection
-// stores, buckets months into quarters in Go, and computes medians and
-// the failure walks in Go. Each period has a row per team with activity
-// and a total row whose Team is AllTeams ("*"); total rows run without
-// gaps from the first period with activity to the last.
+// Every dashboard figure comes from tables the projection maintains in
+// the batch's transaction, so that a read costs in proportion to the
+// teams and periods it shows, not to history (migration 0004):
+//
+//   - figure_cells holds a row per month, team and visibility: each count
+//     in the month of its own date, the day histograms of the medians,
+//     and the skills named. A batch takes every changed experiment's old
+//     contribution out and puts its new one in, so an outcome revision
+//     moves an experiment between counts and a visibility revision moves
+//     it, with its learnings, between cells. A viewer's figures are the
+//     sums over the cells it may see.
+//   - failure_feeds is the relation "this failure fed that innovation",
+//     through builds_on at any depth, with, for each pair, the minimal
+//     sets of teams whose confidential experiments its paths pass through
+//     (requires; ” for a path through org experiments only). A viewer
+//     who sees the failure sees the pair when one set is a subset of its
+//     teams: the visibility rule above, without a walk per request. A
+//     batch recomputes the rows of the failures upstream of what it
+//     changed (links, edges, outcomes, visibility), walking downstream of
+//     each in memory, and writes the failures whose rows differ.
+//   - failure_figures summarizes each failure that fed something: the
+//     first launch that every viewer of it sees and whether some viewer
+//     sees an earlier one. The failures that fed for every viewer, with
+//     that latency, are in the cells; the others (only those upstream of
+//     confidential experiments) are resolved per request from their few
+//     failure_feeds rows.
+//
+// Outcomes sums the cells of the whole months in range and counts the
+// part of a month that a bound inside it cuts from that part's rows; it
+// buckets months into quarters in Go. Each period has a row per team
+// with activity and a total row whose Team is AllTeams ("*"); total rows
+// run without gaps from the first period with activity to the last.
+// FailureBacklog lists the failures and counts what each fed from
+// failure_feeds.
+//
+// Cycle time and learning latency are medians of whole days: the number
+// of calendar days (UTC) between the two dates, 0 on the same date and
+// negative when the second date is earlier. Whole days let a cell keep an
+// exact median as a histogram (days → count).
+//
+// A read store migrated with data in it has no figures yet: a row in
+// figure_backfill says so, and the next batch computes them from the rows
+// in its transaction.
+//
+// The cells are keyed by month, which leaves room for figures as of a
+// past date: those up to the end of March are the cells up to March.
 package readmodel

@@ -178,6 +178,10 @@ var readModelTables = []struct{ name, order string }{
 	{"story_experiments", "story_id, experiment_id"},
 	{"story_helped", "story_id, actor"},
 	{"history", "position"},
+	{"figure_cells", "month, team, visibility"},
+	{"failure_feeds", "failure_id, innovation_id, requires"},
+	{"failure_figures", "failure_id"},
+	{"figure_backfill", "id"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }

@@ -96,12 +96,18 @@ type SkillCount struct {
 	Count int    `json:"count"`
 }
 
-// cell accumulates one (period, team) row before rates are derived.
+// cell accumulates one (period, team) row before rates are derived. The
+// medians' values are whole days, kept as histograms (days → count).
 type cell struct {
 	m         PeriodMetrics
-	cycleDays []float64
-	latency   []float64
+	cycleDays map[int]int64
+	latency   map[int]int64
 	skills    map[string]int
+}
+
+func newCell(period, team string) *cell {
+	return &cell{m: PeriodMetrics{Period: period, Team: team},
+		cycleDays: map[int]int64{}, latency: map[int]int64{}, skills: map[string]int{}}
 }
 
 // tally adds every figure to its team's row and to its period's AllTeams
@@ -126,7 +132,7 @@ func (t *tally) at(month, team string) []*cell {
 		k := [2]string{period, tm}
 		c, ok := t.cells[k]
 		if !ok {
-			c = &cell{m: PeriodMetrics{Period: period, Team: tm}, skills: map[string]int{}}
+			c = newCell(period, tm)
 			t.cells[k] = c
 		}
 		out = append(out, c)
@@ -135,8 +141,10 @@ func (t *tally) at(month, team string) []*cell {
 }
 
 // Outcomes computes the outcome dashboard over the experiments v may see.
-// Counts come from GROUP BY over the stored months; medians and the
-// failure walk are folded in Go.
+// Whole months come from the cells the projection maintains
+// (figure_cells), with the few failures whose figures depend on the
+// viewer's teams resolved from failure_feeds; the part of a month that a
+// range's bound cuts is counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
 	bucket := cmp.Or(f.Bucket, BucketMonth)
 	if bucket != BucketMonth && bucket != BucketQuarter {
@@ -147,12 +155,20 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
 	}
 	t := &tally{bucket: bucket, cells: map[[2]string]*cell{}}
-	steps := []func(context.Context, Viewer, OutcomeFilter, *tally) error{
-		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyFailures, q.tallyLearnings,
-	}
-	for _, step := range steps {
-		if err := step(ctx, v, f, t); err != nil {
+	months, edges := splitRange(f)
+	if !months.empty() {
+		if err := q.tallyCells(ctx, v, f.Team, months, t); err != nil {
 			return OutcomeReport{}, fmt.Errorf("outcome metrics: %w", err)
+		}
+	}
+	steps := []func(context.Context, Viewer, OutcomeFilter, *tally) error{
+		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings,
+	}
+	for _, edge := range edges {
+		for _, step := range steps {
+			if err := step(ctx, v, edge, t); err != nil {
+				return OutcomeReport{}, fmt.Errorf("outcome metrics: %w", err)
+			}
 		}
 	}
 	return OutcomeReport{Bucket: bucket, Periods: t.report()}, nil
@@ -252,44 +268,9 @@ func (q *Queries) tallyCycleTimes(ctx context.Context, v Viewer, f OutcomeFilter
 		return fmt.Errorf("load cycle times: %w", err)
 	}
 	for _, r := range rows {
-		d := days(r.ConcludedAt.Sub(r.StartedAt))
+		d := wholeDays(r.StartedAt, r.ConcludedAt)
 		for _, cl := range t.at(r.Month, r.Team) {
-			cl.cycleDays = append(cl.cycleDays, d)
-		}
-	}
-	return nil
-}
-
-// tallyFailures walks from each failure concluded in range to the
-// innovations it fed, for failure yield and learning latency.
-func (q *Queries) tallyFailures(ctx context.Context, v Viewer, f OutcomeFilter, t *tally) error {
-	cond, args := where(v, f, "e", "concluded_at")
-	cond = "e.outcome = ? AND " + cond
-	args = append([]any{experiments.OutcomeFailed}, args...)
-	var failures []struct {
-		ID          string    `db:"id"`
-		Team        string    `db:"team"`
-		Month       string    `db:"month"`
-		ConcludedAt time.Time `db:"concluded_at"`
-	}
-	if err := q.db.SelectContext(ctx, &failures, q.db.Rebind(
-		"SELECT e.id, e.team, e.concluded_month AS month, e.concluded_at FROM experiments e WHERE "+cond), args...); err != nil {
-		return fmt.Errorf("load failures: %w", err)
-	}
-	fedBy, err := q.feeds(ctx, v, cond, args)
-	if err != nil {
-		return err
-	}
-	for _, x := range failures {
-		fs := fedBy[x.ID]
-		if len(fs) == 0 {
-			continue
-		}
-		first := slices.MinFunc(fs, func(a, b fed) int { return a.LaunchedAt.Compare(b.LaunchedAt) })
-		d := days(first.LaunchedAt.Sub(x.ConcludedAt))
-		for _, cl := range t.at(x.Month, x.Team) {
-			cl.m.FailuresFed++
-			cl.latency = append(cl.latency, d)
+			cl.cycleDays[d]++
 		}
 	}
 	return nil
@@ -339,7 +320,7 @@ func (t *tally) report() []PeriodMetrics {
 		slices.Sort(periods)
 		for _, p := range t.span(periods[0], periods[len(periods)-1]) {
 			if _, ok := t.cells[[2]string{p, AllTeams}]; !ok {
-				t.cells[[2]string{p, AllTeams}] = &cell{m: PeriodMetrics{Period: p, Team: AllTeams}, skills: map[string]int{}}
+				t.cells[[2]string{p, AllTeams}] = newCell(p, AllTeams)
 			}
 		}
 	}
@@ -416,10 +397,6 @@ func quarterOf(month string) string {
 	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
 }
 
-func days(d time.Duration) float64 {
-	return d.Hours() / 24
-}
-
 func ratio(n, d int) *float64 {
 	if d == 0 {
 		return nil
@@ -428,14 +405,30 @@ func ratio(n, d int) *float64 {
 	return &r
 }
 
-func median(xs []float64) *float64 {
-	if len(xs) == 0 {
+// median is the median of the values a histogram counts: the middle
+// one, or the mean of the two middle ones; nil when it counts none.
+func median(h map[int]int64) *float64 {
+	var total int64
+	for _, n := range h {
+		total += max(n, 0)
+	}
+	if total == 0 {
 		return nil
 	}
-	s := slices.Sorted(slices.Values(xs))
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	lo, hi := (total-1)/2, total/2
+	var a, b int
+	var seen int64
+	for _, d := range slices.Sorted(maps.Keys(h)) {
+		n := max(h[d], 0)
+		if seen <= lo && lo < seen+n {
+			a = d
+		}
+		if seen <= hi && hi < seen+n {
+			b = d
+			break
+		}
+		seen += n
 	}
+	m := float64(a+b) / 2
 	return &m
 }

@@ -62,6 +62,7 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []eve
 	if err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
 	}
+	before := snapshotFigures(b)
 	var skipped []readstore.Skipped
 	for _, d := range decoded {
 		reason := d.skip
@@ -76,6 +77,9 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []eve
 	}
 	if err := p.writeIndexed(ctx, btx, b); err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
+	}
+	if err := p.writeFigures(ctx, btx, before, b); err != nil {
+		return nil, fmt.Errorf("apply batch at %d..%d: figures: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)
 	}
 	return skipped, nil
 }

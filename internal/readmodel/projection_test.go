@@ -304,6 +304,10 @@ func TestBatchBoundariesAreDeterministic(t *testing.T) {
 			t.Fatalf("generated stream is too thin: %d experiments, %d skips, %d links",
 				len(want["experiments"]), len(want["projector_skipped"]), len(want["innovation_links"]))
 		}
+		if len(want["figure_cells"]) == 0 || len(want["failure_feeds"]) == 0 || len(want["failure_figures"]) == 0 {
+			t.Fatalf("generated stream fills too few figures: %d cells, %d feeds, %d fed failures",
+				len(want["figure_cells"]), len(want["failure_feeds"]), len(want["failure_figures"]))
+		}
 		r := rand.New(rand.NewPCG(2, 3))
 		random := make([]int, 0, n)
 		for range n {
@@ -331,6 +335,36 @@ func TestBatchBoundariesAreDeterministic(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestFiguresBuildFromRows stands for a read store migrated to the figure
+// tables with data in it: halfway through a stream the figures are
+// emptied and marked for backfill, and the next batch must build them
+// from the rows, so that the store ends as one that had them all along.
+func TestFiguresBuildFromRows(t *testing.T) {
+	evs := generate(t, 3000, 4, true)
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		whole := readstoretest.Open(t, d)
+		mustApply(t, whole, evs, 500)
+		db := readstoretest.Open(t, d)
+		mustApply(t, db, evs[:1700], 500)
+		for _, stmt := range []string{
+			"DELETE FROM figure_cells", "DELETE FROM failure_feeds", "DELETE FROM failure_figures",
+			"INSERT INTO figure_backfill (id) VALUES (1)",
+		} {
+			if _, err := db.ExecContext(context.Background(), stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustApply(t, db, evs[1700:], 500)
+		got, want := dump(t, db), dump(t, whole)
+		for _, tb := range readModelTables {
+			if !slices.Equal(got[tb.name], want[tb.name]) {
+				t.Errorf("%s: %d rows differ from a store that kept its figures all along (%d rows)",
+					tb.name, len(got[tb.name]), len(want[tb.name]))
+			}
 		}
 	})
 }

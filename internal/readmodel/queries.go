@@ -374,9 +374,15 @@ type LearningFilter struct {
 	Skill string
 	// Team is the team of the experiment that taught it.
 	Team string
+	// Outcome is the outcome of the experiment that taught it (failed,
+	// succeeded or inconclusive), or "abandoned" for an abandoned one.
+	Outcome string
 	// Limit is DefaultLimit when 0, at most MaxLimit.
 	Limit int
 }
+
+// LearningOutcomes are the values of LearningFilter.Outcome.
+var LearningOutcomes = append(slices.Clone(experiments.Outcomes), experiments.StatusAbandoned)
 
 // LearningResult is a learning with the experiment it came from.
 type LearningResult struct {
@@ -384,6 +390,8 @@ type LearningResult struct {
 	ExperimentTitle string `json:"experiment_title"`
 	Team            string `json:"team"`
 	Outcome         string `json:"outcome"`
+	// Status is the experiment's status, which tells an abandoned one.
+	Status string `json:"status"`
 }
 
 // Learnings searches the learnings library: learnings of experiments v
@@ -399,10 +407,18 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		where = append(where, "EXISTS (SELECT 1 FROM learning_skills s WHERE s.learning_id = l.id AND LOWER(s.skill) = ?)")
 		args = append(args, strings.ToLower(f.Skill))
 	}
+	if f.Outcome == experiments.StatusAbandoned {
+		where = append(where, "e.status = ?")
+		args = append(args, f.Outcome)
+	} else if f.Outcome != "" {
+		where = append(where, "e.outcome = ?")
+		args = append(args, f.Outcome)
+	}
 	type row struct {
 		learningRow
 		ExperimentTitle string `db:"experiment_title"`
 		Outcome         string `db:"outcome"`
+		Status          string `db:"status"`
 	}
 	var rows []row
 	with, from, order := "", "learnings l", "l.position DESC"
@@ -412,7 +428,7 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		from, order = "m JOIN learnings l ON l.id = m.id", "m.score DESC, l.position DESC"
 		args = append([]any{match}, args...)
 	}
-	query := with + "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome" +
+	query := with + "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome, e.status" +
 		" FROM " + from + " JOIN experiments e ON e.id = l.experiment_id WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + order + " LIMIT ?"
 	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(query), append(args, clampLimit(f.Limit))...); err != nil {
@@ -420,7 +436,7 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 	}
 	out := make([]LearningResult, len(rows))
 	for i, r := range rows {
-		out[i] = LearningResult{Learning: r.learning(), ExperimentTitle: r.ExperimentTitle, Team: r.Team, Outcome: r.Outcome}
+		out[i] = LearningResult{Learning: r.learning(), ExperimentTitle: r.ExperimentTitle, Team: r.Team, Outcome: r.Outcome, Status: r.Status}
 	}
 	return out, nil
 }

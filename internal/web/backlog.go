@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readmodel"
 )
 
@@ -19,6 +20,18 @@ type backlogData struct {
 	// CanBuild and CanCredit offer the links to build on a failure and
 	// to credit it in an innovation.
 	CanBuild, CanCredit bool
+	// Unlearned are failures that recorded no learning at all, newest
+	// first, which Items cannot list: their lesson is still to be written.
+	Unlearned []unlearnedItem
+}
+
+// unlearnedLimit bounds the failures with no learning the backlog lists.
+const unlearnedLimit = 20
+
+type unlearnedItem struct {
+	experiments.Experiment
+	// CanRecord offers the form to record what it taught.
+	CanRecord bool
 }
 
 // handleBacklog lists the failed experiments whose learnings no
@@ -34,6 +47,14 @@ func (h *Handler) handleBacklog(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.principal(r)
 	d := backlogData{Team: team, CanBuild: writesExperiments(p), CanCredit: writesInnovations(p)}
+	unlearned, err := h.queries.UnlearnedFailures(r.Context(), h.viewer(r), team, unlearnedLimit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, x := range unlearned {
+		d.Unlearned = append(d.Unlearned, unlearnedItem{Experiment: x, CanRecord: p.CanWriteExperiment(x.Team)})
+	}
 	now := h.now()
 	for _, it := range items {
 		d.Items = append(d.Items, backlogItem{BacklogItem: it, WaitingDays: int(math.Max(0, now.Sub(it.ConcludedAt).Hours()/24))})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -241,6 +242,8 @@ type registerData struct {
 	Form                *form
 	Kinds, Visibilities []option
 	Teams               []string
+	// Tried is the "has this been tried?" panel.
+	Tried triedData
 }
 
 var registerFields = []string{"team", "title", "kind", "hypothesis", "success_metric", "success_criteria", "owner", "tags", "builds_on", "visibility", "person_days", "spend"}
@@ -271,6 +274,9 @@ func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	f, status := h.readForm(w, r)
+	if status == http.StatusOK && h.checkTried(w, r, f) {
+		return
+	}
 	if status == http.StatusOK {
 		cmd := experiments.RegisterExperiment{
 			Team: strings.TrimSpace(f.Value("team")), Title: f.Value("title"), Kind: f.Value("kind"),
@@ -289,6 +295,11 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	withKey(f)
-	h.render(w, r, status, "experiment_new", page{Title: "Register an experiment", Nav: "new",
-		Data: registerData{Form: f, Kinds: kindOptions, Visibilities: visibilityOptions}})
+	d := registerData{Form: f, Kinds: kindOptions, Visibilities: visibilityOptions}
+	var err error
+	if d.Tried, err = h.tried(r, triedText(f)); err != nil {
+		// The form and its errors matter more than the panel.
+		h.log.Warn("find what was tried for the registration form", slog.Any("err", err))
+	}
+	h.render(w, r, status, "experiment_new", page{Title: "Register an experiment", Nav: "new", Data: d})
 }

@@ -12,10 +12,12 @@ func (h *Handler) routes() {
 	m := h.mux
 	m.HandleFunc("GET /{$}", h.handleOverview)
 	m.HandleFunc("GET /backlog", h.handleBacklog)
+	m.HandleFunc("GET /learnings", h.handleLearnings)
 
 	m.HandleFunc("GET /experiments", h.handleExperiments)
 	m.HandleFunc("GET /experiments/new", h.showRegister)
 	m.HandleFunc("POST /experiments/new", h.postRegister)
+	m.HandleFunc("GET /experiments/similar", h.handleSimilar)
 	m.HandleFunc("GET /experiments/{id}", h.handleExperiment)
 	for _, c := range experimentCommands {
 		m.HandleFunc("GET /experiments/{id}/"+c.path, h.showExperimentCommand(c))

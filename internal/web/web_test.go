@@ -34,6 +34,8 @@ func TestPagesRender(t *testing.T) {
 		{"/experiments/" + id, "History"},
 		{"/experiments/new?builds_on=" + id, id},
 		{"/backlog", "waiting"},
+		{"/learnings?outcome=failed", "what "},
+		{"/experiments/similar?text=Experiment+of+growth", "data-experiment-id"},
 		{"/innovations", "Innovation"},
 		{"/innovations/new", "Informed by"},
 	} {

@@ -1,0 +1,222 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// monthSpan is a range of whole months, from inclusive and to exclusive,
+// as YYYY-MM; an end that is "" is open.
+type monthSpan struct{ from, to string }
+
+func (s monthSpan) empty() bool {
+	return s.from != "" && s.to != "" && s.from >= s.to
+}
+
+// conds adds to conds and args the conditions that keep the rows of
+// alias whose month column is in s.
+func (s monthSpan) conds(alias string, conds []string, args []any) ([]string, []any) {
+	if s.from != "" {
+		conds, args = append(conds, alias+".month >= ?"), append(args, s.from)
+	}
+	if s.to != "" {
+		conds, args = append(conds, alias+".month < ?"), append(args, s.to)
+	}
+	return conds, args
+}
+
+// splitRange cuts f's range into the whole months that the cells answer
+// and the parts of months that a bound cuts (at most two), which are
+// counted from their rows, each with f's team.
+func splitRange(f OutcomeFilter) (monthSpan, []OutcomeFilter) {
+	var span monthSpan
+	var edges []OutcomeFilter
+	if !f.From.IsZero() {
+		start := monthStart(f.From)
+		next := start.AddDate(0, 1, 0)
+		if start.Equal(f.From) {
+			span.from = monthOf(start)
+		} else {
+			end := next
+			if !f.To.IsZero() && f.To.Before(next) {
+				end = f.To
+			}
+			edges = append(edges, OutcomeFilter{Team: f.Team, From: f.From, To: end})
+			span.from = monthOf(next)
+		}
+	}
+	if !f.To.IsZero() {
+		start := monthStart(f.To)
+		span.to = monthOf(start)
+		// A range within one month is the one edge above already.
+		if !start.Equal(f.To) && !f.From.After(start) {
+			edges = append(edges, OutcomeFilter{Team: f.Team, From: start, To: f.To})
+		}
+	}
+	return span, edges
+}
+
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// tallyCells adds up the cells v may see of the months in span, and the
+// failures in them whose figures depend on v's teams.
+func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
+	cond, args := cellConds(v, team, span)
+	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", cellColumns)+" FROM figure_cells c WHERE "+cond), args...)
+	if err != nil {
+		return fmt.Errorf("load figure cells: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, c, err := scanCell(rows)
+		if err != nil {
+			return fmt.Errorf("load figure cells: %w", err)
+		}
+		for _, cl := range t.at(k.month, k.team) {
+			cl.add(c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load figure cells: %w", err)
+	}
+	cond, args = cellConds(v, team, span)
+	return q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t)
+}
+
+// cellConds returns the condition on the rows aliased c of figure_cells
+// or failure_figures that v may see, of team (unless "") and of the
+// months in span.
+func cellConds(v Viewer, team string, span monthSpan) (string, []any) {
+	vis, args := v.visible("c")
+	conds := []string{vis}
+	if team != "" {
+		conds, args = append(conds, "c.team = ?"), append(args, team)
+	}
+	conds, args = span.conds("c", conds, args)
+	return strings.Join(conds, " AND "), args
+}
+
+// add adds the figures of a stored cell to the report's cell.
+func (c *cell) add(f *cellFigures) {
+	m := &c.m
+	for i, p := range [numCounts]*int{
+		cRegistered: &m.Registered, cStarted: &m.Started, cConcluded: &m.Concluded,
+		cSucceeded: &m.Succeeded, cFailed: &m.Failed, cInconclusive: &m.Inconclusive,
+		cAbandoned: &m.Abandoned, cOutcomeRevisions: &m.OutcomeRevisions,
+		cLearnings: &m.LearningsRecorded, cFailuresFed: &m.FailuresFed,
+	} {
+		*p += int(f.counts[i])
+	}
+	for d, n := range f.cycleDays {
+		c.cycleDays[d] += n
+	}
+	for d, n := range f.latencyDays {
+		c.latency[d] += n
+	}
+	for s, n := range f.skills {
+		c.skills[s] += int(n)
+	}
+}
+
+// tallyEdgeFailures counts the failures concluded in f's range, which
+// lies within one month, that fed an innovation as v sees it.
+func (q *Queries) tallyEdgeFailures(ctx context.Context, v Viewer, f OutcomeFilter, t *tally) error {
+	vis, args := v.visible("c")
+	conds := []string{vis, "c.month = ?", "c.concluded_at >= ?", "c.concluded_at < ?"}
+	args = append(args, monthOf(f.From), dbTime(f.From), dbTime(f.To))
+	if f.Team != "" {
+		conds, args = append(conds, "c.team = ?"), append(args, f.Team)
+	}
+	return q.tallyFedFailures(ctx, v, strings.Join(conds, " AND "), args, t)
+}
+
+// tallyFedFailures counts the failure_figures rows (aliased c) that match
+// cond as fed failures, with their latency, as v sees them: from the
+// launch every viewer sees, or an earlier one through confidential
+// experiments of teams v sees, in failure_feeds.
+func (q *Queries) tallyFedFailures(ctx context.Context, v Viewer, cond string, args []any, t *tally) error {
+	var failures []struct {
+		ID          string       `db:"failure_id"`
+		Team        string       `db:"team"`
+		Month       string       `db:"month"`
+		ConcludedAt time.Time    `db:"concluded_at"`
+		Open        sql.NullTime `db:"open_launched_at"`
+		Depends     bool         `db:"depends"`
+	}
+	if err := q.db.SelectContext(ctx, &failures, q.db.Rebind("SELECT c.failure_id, c.team, c.month, c.concluded_at,"+
+		" c.open_launched_at, c.depends FROM failure_figures c WHERE "+cond), args...); err != nil {
+		return fmt.Errorf("load fed failures: %w", err)
+	}
+	var depends []string
+	for _, x := range failures {
+		if x.Depends {
+			depends = append(depends, x.ID)
+		}
+	}
+	first, err := q.firstLaunches(ctx, v, depends)
+	if err != nil {
+		return err
+	}
+	for _, x := range failures {
+		launch := nullTimePtr(x.Open)
+		if l, ok := first[x.ID]; ok && (launch == nil || l.Before(*launch)) {
+			launch = &l
+		}
+		if launch == nil {
+			continue
+		}
+		d := wholeDays(x.ConcludedAt, *launch)
+		for _, cl := range t.at(x.Month, x.Team) {
+			cl.m.FailuresFed++
+			cl.latency[d]++
+		}
+	}
+	return nil
+}
+
+// firstLaunches returns, for the failures ids, the first launch among
+// their feeds through confidential experiments that v sees.
+func (q *Queries) firstLaunches(ctx context.Context, v Viewer, ids []string) (map[string]time.Time, error) {
+	rows, err := selectIn[struct {
+		ID         string    `db:"failure_id"`
+		Requires   string    `db:"requires"`
+		LaunchedAt time.Time `db:"launched_at"`
+	}](ctx, q.db, "SELECT failure_id, requires, launched_at FROM failure_feeds WHERE requires <> '' AND failure_id IN (%s)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("load failure feeds: %w", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rows {
+		if !v.seesAll(r.Requires) {
+			continue
+		}
+		if l, ok := out[r.ID]; !ok || r.LaunchedAt.Before(l) {
+			out[r.ID] = r.LaunchedAt.UTC()
+		}
+	}
+	return out, nil
+}
+
+// seesAll reports whether v sees the confidential experiments of every
+// team in requires, a set as failure_feeds keeps it.
+func (v Viewer) seesAll(requires string) bool {
+	if v.All || requires == "" {
+		return true
+	}
+	for t := range strings.SplitSeq(requires, ",") {
+		found := false
+		for _, mine := range v.Teams {
+			found = found || mine == t
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
