@@ -349,6 +349,9 @@ func present(ctx context.Context, access *streamAccess, req streamRequest, rec e
 	switch name {
 	case events.InnovationRecorded:
 		return rec.Envelope, true, nil
+	case events.StoryPublished, events.StoryRevised, events.StoryRetracted, events.StoryHelped:
+		ok, err := access.storyVisible(ctx, rec.Sequence, rec.Subject)
+		return rec.Envelope, ok, err
 	case events.InnovationLinked, events.InnovationUnlinked:
 		// A link names the experiment; a link to one the viewer may not
 		// see would tell that it exists.

@@ -178,6 +178,11 @@ var componentTypes = map[string]reflect.Type{
 	"ReplayWebhook":      reflect.TypeFor[webhooks.ReplayInput](),
 	"Webhook":            reflect.TypeFor[webhooks.Subscription](),
 	"WebhookAttempt":     reflect.TypeFor[webhooks.Attempt](),
+	"PublishStory":       reflect.TypeFor[experiments.PublishStory](),
+	"ReviseStory":        reflect.TypeFor[experiments.ReviseStory](),
+	"RetractStory":       reflect.TypeFor[experiments.RetractStory](),
+	"Story":              reflect.TypeFor[experiments.Story](),
+	"StoryPage":          reflect.TypeFor[readmodel.StoryPage](),
 }
 
 // jsonNames returns the JSON member names of a struct type as
@@ -385,6 +390,15 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "POST", path: "/v1/innovations/" + inn.ID + "/links", token: f.insider, want: 200,
 		body: map[string]any{"experiment_id": second.ID, "note": "the pilot"}})
 	c.send(call{method: "DELETE", path: "/v1/innovations/" + inn.ID + "/links/" + second.ID, token: f.insider, want: 200})
+	story := decodeBody[experiments.Story](t, c.send(call{method: "POST", path: "/v1/stories", token: f.insider, want: 201,
+		body: map[string]any{"team": "growth", "title": "The door nobody opened", "tried": "a fake door", "went_wrong": "few clicks",
+			"learned": "ask admins", "differently": "interview first", "experiment_ids": []string{first.ID}, "visibility": "org"}}))
+	c.send(call{method: "PATCH", path: "/v1/stories/" + story.ID, token: f.insider, want: 200,
+		header: map[string]string{"If-Match": `"1"`}, body: map[string]any{"title": "The door few opened"}})
+	c.send(call{method: "POST", path: "/v1/stories/" + story.ID + "/helped", token: f.lead, want: 200})
+	told := decodeBody[experiments.Story](t, c.send(call{method: "POST", path: "/v1/stories", token: f.lead, want: 201,
+		body: map[string]any{"team": "growth", "title": "Told twice", "learned": "check first", "experiment_ids": []string{first.ID}}}))
+	c.send(call{method: "POST", path: "/v1/stories/" + told.ID + "/retract", token: f.lead, want: 200, body: map[string]any{"reason": "told twice"}})
 	last, err := f.store.LastSequence(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -409,6 +423,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		"/v1/dashboard/outcomes",
 		"/v1/dashboard/failures?unlinked=false",
 		"/v1/dashboard/failures?unlinked=true&team=growth",
+		"/v1/stories" + pos + "&team=growth&by_leads=false&skill=Research&experiment_id=" + first.ID + "&limit=5",
+		"/v1/stories/" + story.ID + pos,
 	} {
 		for _, token := range []string{f.lead, f.outsider} {
 			c.send(call{method: "GET", path: path, token: token, want: 200})
@@ -446,6 +462,13 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "POST", path: "/v1/experiments", token: f.insider, raw: []byte(`{}`), want: 415,
 		header: map[string]string{"Content-Type": "text/plain"}})
 	c.send(call{method: "GET", path: "/v1/experiments?limit=0", token: f.insider, want: 400})
+	c.send(call{method: "POST", path: "/v1/stories", token: f.insider, want: 400,
+		body: map[string]any{"title": "No lesson", "experiment_ids": []string{first.ID}}})
+	c.send(call{method: "POST", path: "/v1/stories", token: f.outsider, want: 403,
+		body: map[string]any{"team": "growth", "title": "t", "learned": "l", "experiment_ids": []string{first.ID}}})
+	c.send(call{method: "GET", path: "/v1/stories/" + told.ID, token: f.lead, want: 404})
+	c.send(call{method: "POST", path: "/v1/stories/" + told.ID + "/retract", token: f.lead, want: 409})
+	c.send(call{method: "GET", path: "/v1/stories?by_leads=maybe", token: f.lead, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments/similar", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments/similar?text=x&limit=51", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments?min_position=" + strconv.FormatUint(last+100, 10), token: f.insider, want: 503})

@@ -14,6 +14,10 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("POST /v1/innovations", s.handleRecordInnovation)
 	m.HandleFunc("POST /v1/innovations/{id}/links", s.handleLinkExperiment)
 	m.HandleFunc("DELETE /v1/innovations/{id}/links/{experiment_id}", s.handleUnlinkExperiment)
+	m.HandleFunc("POST /v1/stories", s.handlePublishStory)
+	m.HandleFunc("PATCH /v1/stories/{id}", s.handleReviseStory)
+	m.HandleFunc("POST /v1/stories/{id}/retract", s.handleRetractStory)
+	m.HandleFunc("POST /v1/stories/{id}/helped", s.handleStoryHelped)
 
 	m.HandleFunc("GET /v1/experiments", s.handleListExperiments)
 	// Before {id}, to be read first; the mux would pick the literal
@@ -27,6 +31,8 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("GET /v1/innovations/{id}/history", s.handleHistory)
 	m.HandleFunc("GET /v1/innovations/{id}/lineage", s.handleInnovationLineage)
 	m.HandleFunc("GET /v1/learnings", s.handleLearnings)
+	m.HandleFunc("GET /v1/stories", s.handleListStories)
+	m.HandleFunc("GET /v1/stories/{id}", s.handleGetStory)
 	m.HandleFunc("GET /v1/dashboard/outcomes", s.handleOutcomes)
 	m.HandleFunc("GET /v1/dashboard/failures", s.handleFailures)
 	m.HandleFunc("GET /v1/events", s.handleEvents)

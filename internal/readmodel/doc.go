@@ -31,6 +31,16 @@
 // the failure yield, learning latency and the failure backlog, so that a
 // viewer's figures agree with the lineages the viewer can open.
 //
+// # Stories
+//
+// Failure stories are folded with the domain's Story.Apply into the
+// stories table, with their experiments and the readers who marked them
+// in tables of their own. A story is visible as an experiment is, on its
+// own team and visibility, and only when the viewer may also see every
+// experiment it is about; a retracted story keeps its row and is in no
+// page or count. Events of aggregates the read model does not project
+// (webhooks) are passed over, neither applied nor skipped.
+//
 // # Search
 //
 // Text search goes through an index on each store: the projection writes

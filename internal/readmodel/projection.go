@@ -91,6 +91,9 @@ type decodedEvent struct {
 	name    string
 	payload any
 	skip    string
+	// ignored is set for the events of aggregates the read model does
+	// not project: they apply as nothing, and leave no history.
+	ignored bool
 }
 
 func decode(ev *events.Recorded) decodedEvent {
@@ -102,6 +105,9 @@ func decode(ev *events.Recorded) decodedEvent {
 		return d
 	case ev.Subject == "":
 		d.skip = "event has no subject (aggregate id)"
+		return d
+	case ignored(name):
+		d.ignored = true
 		return d
 	}
 	name, payload, err := events.Payload(&ev.Envelope)
@@ -134,6 +140,8 @@ type batch struct {
 	// The rows that were in the read store before the batch.
 	storedExperiments, storedInnovations map[string]bool
 	storedLinks                          map[linkKey]bool
+
+	stories *storyBatch
 }
 
 type linkKey struct{ innovation, experiment string }
@@ -155,6 +163,7 @@ func newBatch() *batch {
 		dirtyInnovations:  map[string]bool{},
 		dirtyLinks:        map[linkKey]bool{},
 		edges:             map[edgeKey]bool{},
+		stories:           newStoryBatch(),
 	}
 }
 
@@ -166,6 +175,9 @@ func newBatch() *batch {
 // derives the rows of other tables from the folded state and the event.
 func (b *batch) apply(d decodedEvent) string {
 	ev := d.ev
+	if d.ignored {
+		return ""
+	}
 	var reason string
 	switch p := d.payload.(type) {
 	case *events.ExperimentRegisteredV1:
@@ -185,6 +197,8 @@ func (b *batch) apply(d decodedEvent) string {
 		reason = b.changeLink(ev, p, "link to", p.ExperimentID)
 	case *events.InnovationUnlinkedV1:
 		reason = b.changeLink(ev, p, "unlink from", p.ExperimentID)
+	case *events.StoryPublishedV1, *events.StoryRevisedV1, *events.StoryRetractedV1, *events.StoryHelpedV1:
+		reason = b.stories.apply(ev, p)
 	default:
 		reason = fmt.Sprintf("no projection for event type %q", ev.Type)
 	}

@@ -123,6 +123,9 @@ func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEve
 	if err != nil {
 		return nil, fmt.Errorf("load learning ids: %w", err)
 	}
+	if err := loadStories(ctx, tx, decoded, b.stories); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -136,7 +139,7 @@ func (p *Projection) write(ctx context.Context, tx *batchTx, b *batch) error {
 	w := &batchWriter{tx: tx, t: t, b: b,
 		rows: make([]any, 0, max(len(b.dirtyExperiments)*len(t.experiments.columns), len(b.history)*len(t.history.columns)))}
 	for _, step := range []func(context.Context) error{
-		w.experiments, w.tags, w.edges, w.learnings, w.innovations, w.links, w.history,
+		w.experiments, w.tags, w.edges, w.learnings, w.innovations, w.links, w.stories, w.history,
 	} {
 		if err := step(ctx); err != nil {
 			return err

@@ -39,16 +39,7 @@ func experimentFilter(q url.Values) readmodel.ExperimentFilter {
 }
 
 func (f *form) filterQuery(extra ...string) string {
-	v := url.Values{}
-	for _, k := range []string{"q", "team", "status", "outcome", "tag"} {
-		if s := f.Value(k); s != "" {
-			v.Set(k, s)
-		}
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		v.Set(extra[i], extra[i+1])
-	}
-	return v.Encode()
+	return f.queryOf([]string{"q", "team", "status", "outcome", "tag"}, extra...)
 }
 
 func (h *Handler) handleExperiments(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +161,8 @@ type experimentData struct {
 	// makes a double click start it once.
 	Start    bool
 	StartKey string
+	// Stories are the stories told about the experiment.
+	Stories storySection
 }
 
 func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
@@ -206,6 +199,10 @@ func (h *Handler) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	p := h.principal(r)
 	d.CanWrite = p.CanWriteExperiment(x.Team)
 	d.Start, d.Actions = experimentActions(p, x)
+	if d.Stories, err = h.experimentStories(r, p, x); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if d.Start {
 		d.StartKey = newKey()
 	}

@@ -157,6 +157,8 @@ var fieldLabels = map[string]string{
 	"launched_at": "The launch date", "informed_by": "Informed by:", "note": "Note", "experiment_id": "Experiment",
 	"target_url": "The target URL", "events": "Event types:", "teams": "Teams", "format": "Format", "allow_plain_http": "Plain http:",
 	"from_position": "The position", "from_time": "The time",
+	"tried": "What we tried", "went_wrong": "What went wrong", "learned": "What we learned",
+	"differently": "What we would do differently", "experiment_ids": "About:",
 }
 
 // failCommand shows err on the form and returns the status to answer
