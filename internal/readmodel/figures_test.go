@@ -268,6 +268,7 @@ type naive struct {
 
 type naiveExp struct {
 	id, team, visibility, status, outcome string
+	decision                              string
 	registered                            time.Time
 	started, concluded, abandoned         *time.Time
 	revisions                             int
@@ -310,6 +311,7 @@ func recount(tb testing.TB, evs []events.Recorded) *naive {
 			x.status, x.started = experiments.StatusRunning, &p.StartedAt
 		case *events.ExperimentConcludedV1:
 			x.status, x.outcome, x.concluded = experiments.StatusConcluded, p.Outcome, &p.ConcludedAt
+			x.decision = p.Decision
 		case *events.ExperimentOutcomeRevisedV1:
 			x.outcome = p.Outcome
 			x.revisions++
@@ -398,7 +400,13 @@ func (n *naive) outcomes(v readmodel.Viewer, f readmodel.OutcomeFilter) readmode
 			at(*x.started, x.team, func(c *naiveCell) { c.m.Started++ })
 		}
 		if in(x.abandoned) {
-			at(*x.abandoned, x.team, func(c *naiveCell) { c.m.Abandoned++ })
+			at(*x.abandoned, x.team, func(c *naiveCell) {
+				c.m.Abandoned++
+				// Abandoning is deciding to stop.
+				if len(x.learnings) > 0 {
+					c.m.LearnedAndDecided++
+				}
+			})
 		}
 		if in(x.concluded) {
 			n.concludedFigures(v, x, func(fn func(*naiveCell)) { at(*x.concluded, x.team, fn) })
@@ -425,6 +433,12 @@ func (n *naive) concludedFigures(v readmodel.Viewer, x *naiveExp, at func(func(*
 	at(func(c *naiveCell) {
 		c.m.Concluded++
 		c.m.OutcomeRevisions += x.revisions
+		if len(x.learnings) > 0 && x.decision != "" {
+			c.m.LearnedAndDecided++
+		}
+		if len(x.learnings) > 0 && x.outcome == experiments.OutcomeFailed {
+			c.m.FailuresWithLearnings++
+		}
 		switch x.outcome {
 		case experiments.OutcomeSucceeded:
 			c.m.Succeeded++
@@ -484,6 +498,8 @@ func naiveReport(cells map[[2]string]*naiveCell, bucket string) []readmodel.Peri
 		}
 		m.WinRate, m.FailureRate, m.FailureYield = div(m.Succeeded, m.Concluded), div(m.Failed, m.Concluded), div(m.FailuresFed, m.Failed)
 		m.CycleTimeDaysMedian, m.LearningLatencyDaysMedian = naiveMedian(c.cycle), naiveMedian(c.latency)
+		m.LearningRate = div(m.LearnedAndDecided, m.Concluded+m.Abandoned)
+		m.OpennessLearnings = div(m.FailuresWithLearnings, m.Failed)
 		start, end := periodBounds(m.Period, bucket)
 		m.VelocityPerWeek = float64(m.Concluded) / (end.Sub(start).Hours() / 24 / 7)
 		m.Skills = []readmodel.SkillCount{}

@@ -83,8 +83,22 @@ type PeriodMetrics struct {
 	CycleTimeDaysMedian *float64 `json:"cycle_time_days_median"`
 	// VelocityPerWeek is Concluded per week of the period's calendar
 	// length (a 31-day month is 31/7 weeks).
-	VelocityPerWeek   float64 `json:"velocity_per_week"`
-	LearningsRecorded int     `json:"learnings_recorded"`
+	VelocityPerWeek float64 `json:"velocity_per_week"`
+	// LearnedAndDecided counts the experiments that ended in the period,
+	// concluded (in the period of concluded_at) or abandoned (of
+	// abandoned_at), with at least one learning, recorded before or after
+	// the end, and a decision. An abandoned experiment has no decision
+	// field: its abandonment counts as its decision, to stop.
+	// LearningRate is LearnedAndDecided / (Concluded + Abandoned).
+	LearnedAndDecided int      `json:"learned_and_decided"`
+	LearningRate      *float64 `json:"learning_rate"`
+	// FailuresWithLearnings counts the failures concluded in the period
+	// with at least one learning, whenever recorded; OpennessLearnings,
+	// the share of failures that were learned from, is
+	// FailuresWithLearnings / Failed.
+	FailuresWithLearnings int      `json:"failures_with_learnings"`
+	OpennessLearnings     *float64 `json:"openness_learnings"`
+	LearningsRecorded     int      `json:"learnings_recorded"`
 	// Skills are the skills named in the learnings recorded in the period,
 	// with how many learnings named each, most named first.
 	Skills []SkillCount `json:"skills"`
@@ -162,7 +176,7 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 		}
 	}
 	steps := []func(context.Context, Viewer, OutcomeFilter, *tally) error{
-		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings,
+		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings, q.tallyLearnedEnds,
 	}
 	for _, edge := range edges {
 		for _, step := range steps {
@@ -333,6 +347,8 @@ func (t *tally) report() []PeriodMetrics {
 		m.WinRate = ratio(m.Succeeded, m.Concluded)
 		m.FailureRate = ratio(m.Failed, m.Concluded)
 		m.FailureYield = ratio(m.FailuresFed, m.Failed)
+		m.LearningRate = ratio(m.LearnedAndDecided, m.Concluded+m.Abandoned)
+		m.OpennessLearnings = ratio(m.FailuresWithLearnings, m.Failed)
 		m.LearningLatencyDaysMedian = median(c.latency)
 		m.CycleTimeDaysMedian = median(c.cycleDays)
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)
