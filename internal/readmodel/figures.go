@@ -223,6 +223,9 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	if err := p.updateFeeds(ctx, tx, touched, d); err != nil {
 		return err
 	}
+	if err := p.writeSkillFigures(ctx, tx, before, b); err != nil {
+		return err
+	}
 	return p.writeDeltas(ctx, tx, d)
 }
 
@@ -275,6 +278,9 @@ func (p *Projection) buildFigures(ctx context.Context, tx *batchTx) error {
 		return err
 	}
 	if err := p.writeDeltas(ctx, tx, d); err != nil {
+		return err
+	}
+	if err := p.buildSkillFigures(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM figure_backfill"); err != nil {

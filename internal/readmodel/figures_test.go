@@ -102,6 +102,11 @@ func checkAgainstRecount(t *testing.T, q *readmodel.Queries, n *naive, quick boo
 				t.Fatalf("Outcomes(%s, %+v): %v", name, f, err)
 			}
 			compareReports(t, fmt.Sprintf("%s %+v", name, f), got, n.outcomes(v, f))
+			skills, err := q.Skills(ctx, v, f)
+			if err != nil {
+				t.Fatalf("Skills(%s, %+v): %v", name, f, err)
+			}
+			compareSkills(t, fmt.Sprintf("%s %+v", name, f), skills, n.skills(v, f))
 		}
 		for _, bf := range backlogs {
 			got, err := q.FailureBacklog(ctx, v, bf)
@@ -228,7 +233,8 @@ func randomHistory(tb testing.TB, seed uint64, n int) []events.Recorded {
 			}
 		case k < 76:
 			if x := pick(); x != nil {
-				skills := []string{"sql", "ux", "stats", "sql"}[:r.IntN(5)%5]
+				// Two skills, each written two ways, sometimes both in one learning.
+				skills := []string{"ux", "sql", "UX", " SQL "}[:r.IntN(5)%5]
 				s.learn(tb, x.id, x.team, fmt.Sprintf("L%04d", len(s.evs)), "learned", when(), skills...)
 			}
 		case k < 83:
@@ -279,6 +285,7 @@ type naiveLearning struct {
 	id     string
 	at     time.Time
 	skills []string
+	seq    int // its place in the stream
 }
 
 func recount(tb testing.TB, evs []events.Recorded) *naive {
@@ -318,7 +325,7 @@ func recount(tb testing.TB, evs []events.Recorded) *naive {
 		case *events.ExperimentAbandonedV1:
 			x.status, x.abandoned = experiments.StatusAbandoned, &p.AbandonedAt
 		case *events.ExperimentLearningRecordedV1:
-			x.learnings = append(x.learnings, naiveLearning{id: p.LearningID, at: ev.Time, skills: p.Skills})
+			x.learnings = append(x.learnings, naiveLearning{id: p.LearningID, at: ev.Time, skills: p.Skills, seq: i})
 		case *events.InnovationRecordedV1:
 			n.launched[ev.Subject] = p.LaunchedAt
 		case *events.InnovationLinkedV1:

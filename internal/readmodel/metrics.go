@@ -160,13 +160,9 @@ func (t *tally) at(month, team string) []*cell {
 // viewer's teams resolved from failure_feeds; the part of a month that a
 // range's bound cuts is counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
-	bucket := cmp.Or(f.Bucket, BucketMonth)
-	if bucket != BucketMonth && bucket != BucketQuarter {
-		return OutcomeReport{}, fmt.Errorf("%w: bucket %q is not month or quarter", ErrBadFilter, f.Bucket)
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return OutcomeReport{}, fmt.Errorf("%w: from %s is not before to %s", ErrBadFilter,
-			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	bucket, err := checkOutcomeFilter(f)
+	if err != nil {
+		return OutcomeReport{}, err
 	}
 	t := &tally{bucket: bucket, cells: map[[2]string]*cell{}}
 	months, edges := splitRange(f)
@@ -186,6 +182,20 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 		}
 	}
 	return OutcomeReport{Bucket: bucket, Periods: t.report()}, nil
+}
+
+// checkOutcomeFilter returns f's bucket, BucketMonth by default, or an
+// ErrBadFilter error that says what is wrong with f.
+func checkOutcomeFilter(f OutcomeFilter) (string, error) {
+	bucket := cmp.Or(f.Bucket, BucketMonth)
+	if bucket != BucketMonth && bucket != BucketQuarter {
+		return "", fmt.Errorf("%w: bucket %q is not month or quarter", ErrBadFilter, f.Bucket)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return "", fmt.Errorf("%w: from %s is not before to %s", ErrBadFilter,
+			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return bucket, nil
 }
 
 // where returns the conditions that keep the rows of table alias whose
