@@ -400,6 +400,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		"/v1/dashboard/outcomes",
 		"/v1/dashboard/failures?unlinked=false",
 		"/v1/dashboard/failures?unlinked=true&team=growth",
+		"/v1/skills?team=growth&from=2020-01-15&to=2100-01-01&bucket=quarter",
+		"/v1/skills",
 	} {
 		for _, token := range []string{f.lead, f.outsider} {
 			c.send(call{method: "GET", path: path, token: token, want: 200})
@@ -437,6 +439,7 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "POST", path: "/v1/experiments", token: f.insider, raw: []byte(`{}`), want: 415,
 		header: map[string]string{"Content-Type": "text/plain"}})
 	c.send(call{method: "GET", path: "/v1/experiments?limit=0", token: f.insider, want: 400})
+	c.send(call{method: "GET", path: "/v1/skills?bucket=week", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments?min_position=" + strconv.FormatUint(last+100, 10), token: f.insider, want: 503})
 
 	for _, route := range documentedRoutes(t) {

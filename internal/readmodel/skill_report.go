@@ -233,3 +233,8 @@ func (t *skillTally) report(firsts map[[2]string]*seenFirst) []SkillPeriod {
 	}
 	return out
 }
+
+// Skills is Queries.Skills, retried.
+func (r *Retrying) Skills(ctx context.Context, v Viewer, f OutcomeFilter) (SkillReport, error) {
+	return retry(ctx, func() (SkillReport, error) { return r.q.Skills(ctx, v, f) })
+}
