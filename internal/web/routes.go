@@ -12,6 +12,7 @@ func (h *Handler) routes() {
 	m := h.mux
 	m.HandleFunc("GET /{$}", h.handleOverview)
 	m.HandleFunc("GET /backlog", h.handleBacklog)
+	m.HandleFunc("GET /skills", h.handleSkills)
 
 	m.HandleFunc("GET /experiments", h.handleExperiments)
 	m.HandleFunc("GET /experiments/new", h.showRegister)
