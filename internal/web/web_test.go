@@ -34,6 +34,8 @@ func TestPagesRender(t *testing.T) {
 		{"/experiments/" + id, "History"},
 		{"/experiments/new?builds_on=" + id, id},
 		{"/backlog", "waiting"},
+		{"/skills", "Skills teams learned"},
+		{"/skills?team=growth&bucket=quarter", `aria-label="Skills of team growth in Q4 2025"`},
 		{"/innovations", "Innovation"},
 		{"/innovations/new", "Informed by"},
 	} {
