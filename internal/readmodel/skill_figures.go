@@ -283,7 +283,8 @@ const skillFirstColumns = "team, skill_key, visibility, learning_id, experiment_
 var skillFirstTable = newTableSpec("team_skill_first", columnList(skillFirstColumns), "team")
 
 // write merges the offers into the stored rows of their teams and
-// rewrites those teams' rows: a team has a row or two per skill.
+// rewrites the rows of the teams that changed: a team has a row or two
+// per skill.
 func (f *skillFirsts) write(ctx context.Context, tx *batchTx) error {
 	teams := map[string]bool{}
 	for k := range f.offers {
@@ -314,15 +315,20 @@ func (f *skillFirsts) write(ctx context.Context, tx *batchTx) error {
 	}
 	// A row whose learning left its visibility is looked up again, after
 	// the batch's learnings are written, which covers the offers too.
+	// Only the teams whose rows change are rewritten: most learnings name
+	// skills their team has named before.
+	changed := map[string]bool{}
 	var stale []firstKey
 	for k, ids := range f.left {
 		if r := rows[k]; r != nil && slices.Contains(ids, r.learningID) {
 			stale = append(stale, k)
+			changed[k.team] = true
 		}
 	}
 	for k, o := range f.offers {
 		if r := rows[k]; r == nil || o.position < r.position {
 			rows[k] = o
+			changed[k.team] = true
 		}
 	}
 	if err := lookUpFirsts(ctx, tx, stale, rows); err != nil {
@@ -332,11 +338,14 @@ func (f *skillFirsts) write(ctx context.Context, tx *batchTx) error {
 	for _, k := range slices.SortedFunc(maps.Keys(rows), func(a, b firstKey) int {
 		return cmp.Or(cmp.Compare(a.team, b.team), cmp.Compare(a.key, b.key), cmp.Compare(a.visibility, b.visibility))
 	}) {
+		if !changed[k.team] {
+			continue
+		}
 		r := rows[k]
 		values = append(values, dbText(k.team), dbText(k.key), dbText(k.visibility), dbText(r.learningID),
 			dbText(r.experimentID), int64(r.position), dbText(r.shown), r.recordedAt)
 	}
-	if err := tx.replace(ctx, skillFirstTable, sortedKeys(teams), values); err != nil {
+	if err := tx.replace(ctx, skillFirstTable, sortedKeys(changed), values); err != nil {
 		return fmt.Errorf("write first learnings of skills: %w", err)
 	}
 	return nil
