@@ -289,6 +289,9 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 	fail(confFed, "fed")
 	confWaiting := reg("search", experiments.VisibilityTeam, secret+"-waiting")
 	fail(confWaiting, "waiting")
+	// A skill only the team-only experiments name, which the skills page
+	// must show to a lead and never to the member.
+	a.must(201, "POST", "/v1/experiments/"+confWaiting+"/learnings", map[string]any{"text": "t", "skills": []string{secret + "-skill"}}, admin...)
 	searchOpen := reg("search", experiments.VisibilityOrg, "Search experiment for all")
 	// confSilent, confidential to payments, failed without a learning.
 	confSilent := reg("payments", experiments.VisibilityTeam, secret+"-silent")
@@ -359,6 +362,7 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 		{"/", false}, {"/?team=search", false}, {"/?bucket=quarter&team=search", false},
 		{"/experiments", true}, {"/experiments?q=TOPSECRET", true}, {"/experiments?team=search&status=concluded", true},
 		{"/backlog", true}, {"/backlog?team=search", true},
+		{"/skills", true}, {"/skills?team=search&bucket=quarter", true},
 		{"/innovations", false}, {"/innovations/" + innID, true}, {"/innovations/new?informed_by=" + confFed, true},
 		{"/experiments/" + root, true}, {"/experiments/new?builds_on=" + confFed, false},
 		{"/export/experiments.csv", true}, {"/export/experiments.csv?team=search", true}, {"/export/figures.csv?team=search", false},
@@ -380,6 +384,12 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 		if lr := lead.get(p.path); p.leadSees && !strings.Contains(string(lr.body), secret) {
 			t.Errorf("lead GET %s = %d does not show the team-only experiment", p.path, lr.status)
 		}
+	}
+	// The member's skills page shows what it may see: root's skill, first
+	// learned from a failure, linked to the learnings that name it.
+	if body := string(member.get("/skills").body); !strings.Contains(body, `href="/learnings?skill=negotiation&amp;team=growth"`) ||
+		!strings.Contains(body, "first learned from a failure") {
+		t.Errorf("member's skills page lacks growth's negotiation, first learned from a failure:\n%s", body)
 	}
 	if r := lead.get("/experiments/" + confFed); r.status != http.StatusOK || !strings.Contains(string(r.body), secret) {
 		t.Errorf("lead GET the confidential experiment = %d, want it", r.status)
@@ -432,7 +442,7 @@ func TestWebHonoursThePrincipal(t *testing.T) {
 	if body := string(viewer.get("/backlog").body); strings.Contains(body, "Record what it taught") {
 		t.Error("the viewer's backlog offers to record a learning")
 	}
-	for _, path := range []string{"/", "/experiments/" + root, "/innovations/" + innID, "/innovations", "/backlog", "/learnings"} {
+	for _, path := range []string{"/", "/experiments/" + root, "/innovations/" + innID, "/innovations", "/backlog", "/learnings", "/skills"} {
 		body := string(viewer.get(path).body)
 		for _, offer := range []string{`href="/experiments/new`, `href="/innovations/new`, `/outcome"`, `/remove"`, `action="/innovations/` + innID + `/links"`} {
 			if strings.Contains(body, offer) {

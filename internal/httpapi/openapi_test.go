@@ -425,6 +425,8 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		"/v1/dashboard/failures?unlinked=true&team=growth",
 		"/v1/stories" + pos + "&team=growth&by_leads=false&skill=Research&experiment_id=" + first.ID + "&limit=5",
 		"/v1/stories/" + story.ID + pos,
+		"/v1/skills?team=growth&from=2020-01-15&to=2100-01-01&bucket=quarter",
+		"/v1/skills",
 	} {
 		for _, token := range []string{f.lead, f.outsider} {
 			c.send(call{method: "GET", path: path, token: token, want: 200})
@@ -471,6 +473,7 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	c.send(call{method: "GET", path: "/v1/stories?by_leads=maybe", token: f.lead, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments/similar", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments/similar?text=x&limit=51", token: f.insider, want: 400})
+	c.send(call{method: "GET", path: "/v1/skills?bucket=week", token: f.insider, want: 400})
 	c.send(call{method: "GET", path: "/v1/experiments?min_position=" + strconv.FormatUint(last+100, 10), token: f.insider, want: 503})
 
 	exerciseWebhooks(t, c)

@@ -177,23 +177,11 @@ func timeParam(q url.Values, name string) (time.Time, error) {
 
 func (s *Server) handleOutcomes(w http.ResponseWriter, r *http.Request) {
 	query(s, w, r, func(v readmodel.Viewer) (readmodel.OutcomeReport, error) {
-		q := r.URL.Query()
-		from, err := timeParam(q, "from")
+		f, err := outcomeFilter(r.URL.Query())
 		if err != nil {
 			return readmodel.OutcomeReport{}, err
 		}
-		to, err := timeParam(q, "to")
-		if err != nil {
-			return readmodel.OutcomeReport{}, err
-		}
-		if !from.IsZero() && !to.IsZero() && !to.After(from) {
-			return readmodel.OutcomeReport{}, badRequest(string(experiments.CodeInvalid), "to", "must be after from")
-		}
-		bucket, err := oneOfParam(q, "bucket", []string{"month", "quarter"})
-		if err != nil {
-			return readmodel.OutcomeReport{}, err
-		}
-		return s.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{Team: q.Get("team"), From: from, To: to, Bucket: bucket})
+		return s.queries.Outcomes(r.Context(), v, f)
 	})
 }
 

@@ -35,6 +35,7 @@ func (s *Server) routes(m router) {
 	m.HandleFunc("GET /v1/stories/{id}", s.handleGetStory)
 	m.HandleFunc("GET /v1/dashboard/outcomes", s.handleOutcomes)
 	m.HandleFunc("GET /v1/dashboard/failures", s.handleFailures)
+	m.HandleFunc("GET /v1/skills", s.handleSkills)
 	m.HandleFunc("GET /v1/events", s.handleEvents)
 
 	m.HandleFunc("POST /v1/webhooks", s.handleCreateWebhook)

@@ -64,6 +64,7 @@
 //     moves an experiment between counts and a visibility revision moves
 //     it, with its learnings, between cells. A viewer's figures are the
 //     sums over the cells it may see.
+//
 //   - failure_feeds is the relation "this failure fed that innovation",
 //     through builds_on at any depth, with, for each pair, the minimal
 //     sets of teams whose confidential experiments its paths pass through
@@ -73,6 +74,7 @@
 //     batch recomputes the rows of the failures upstream of what it
 //     changed (links, edges, outcomes, visibility), walking downstream of
 //     each in memory, and writes the failures whose rows differ.
+//
 //   - failure_figures summarizes each failure that fed something: the
 //     first launch that every viewer of it sees and whether some viewer
 //     sees an earlier one. The failures that fed for every viewer, with
@@ -80,13 +82,41 @@
 //     confidential experiments) are resolved per request from their few
 //     failure_feeds rows.
 //
+//   - figure_cells also counts, for the learning rate and openness
+//     (migration 0008), the experiments that ended with at least one
+//     learning and a decision, in the month they ended (concluded_at or
+//     abandoned_at), and the failures with at least one learning, in the
+//     month they concluded. An abandoned experiment has no decision
+//     field: its abandonment counts as its decision, to stop. A learning
+//     recorded after the end changes the experiment's learning count,
+//     which moves it from "ended without learning" to "ended with
+//     learning" in the cell of its end.
+//
+//   - skill_cells counts the learnings naming each skill per month
+//     (recorded_at), team and visibility, skills compared by
+//     experiments.SkillKey, split by the current outcome of the
+//     learning's experiment: failed, succeeded, or other (inconclusive,
+//     abandoned, not concluded yet). A batch moves the learnings of
+//     every experiment whose outcome class or visibility it changed.
+//
+//   - team_skill_first keeps, per team, skill and visibility, the first
+//     learning (by stream position) that named the skill. Within a team
+//     a viewer sees either every experiment or the org ones, so the
+//     earliest of the rows it may see is exactly its first learning of
+//     the skill; whether the skill "first appeared after a failure" is
+//     that learning's experiment's current outcome, joined at read time.
+//     When a visibility revision moves the learning a row names, the
+//     batch looks the row up again from the team's learnings of that
+//     visibility, in stream order.
+//
 // Outcomes sums the cells of the whole months in range and counts the
 // part of a month that a bound inside it cuts from that part's rows; it
 // buckets months into quarters in Go. Each period has a row per team
 // with activity and a total row whose Team is AllTeams ("*"); total rows
 // run without gaps from the first period with activity to the last.
 // FailureBacklog lists the failures and counts what each fed from
-// failure_feeds.
+// failure_feeds. Skills reads skill_cells the same way, and the first
+// learnings from team_skill_first.
 //
 // Cycle time and learning latency are medians of whole days: the number
 // of calendar days (UTC) between the two dates, 0 on the same date and

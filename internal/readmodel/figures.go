@@ -21,6 +21,8 @@ const (
 	cOutcomeRevisions
 	cLearnings
 	cFailuresFed
+	cLearnedAndDecided
+	cFailuresWithLearnings
 	numCounts
 )
 
@@ -86,20 +88,31 @@ func (d figureDeltas) experiment(x *experimentRow, sign int64) {
 	if x.StartedAt != nil {
 		at(x.StartedMonth).counts[cStarted] += sign
 	}
+	learned := int64(0)
+	if x.LearningCount > 0 {
+		learned = sign
+	}
 	if x.AbandonedAt != nil {
-		at(x.AbandonedMonth).counts[cAbandoned] += sign
+		// An abandonment is the decision to stop.
+		a := at(x.AbandonedMonth)
+		a.counts[cAbandoned] += sign
+		a.counts[cLearnedAndDecided] += learned
 	}
 	if x.ConcludedAt == nil {
 		return
 	}
 	c := at(x.ConcludedMonth)
 	c.counts[cConcluded] += sign
+	if x.Decision != "" {
+		c.counts[cLearnedAndDecided] += learned
+	}
 	c.counts[cOutcomeRevisions] += sign * int64(x.OutcomeRevisions)
 	switch x.Outcome {
 	case experiments.OutcomeSucceeded:
 		c.counts[cSucceeded] += sign
 	case experiments.OutcomeFailed:
 		c.counts[cFailed] += sign
+		c.counts[cFailuresWithLearnings] += learned
 	case experiments.OutcomeInconclusive:
 		c.counts[cInconclusive] += sign
 	}
@@ -210,6 +223,9 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	if err := p.updateFeeds(ctx, tx, touched, d); err != nil {
 		return err
 	}
+	if err := p.writeSkillFigures(ctx, tx, before, b); err != nil {
+		return err
+	}
 	return p.writeDeltas(ctx, tx, d)
 }
 
@@ -262,6 +278,9 @@ func (p *Projection) buildFigures(ctx context.Context, tx *batchTx) error {
 		return err
 	}
 	if err := p.writeDeltas(ctx, tx, d); err != nil {
+		return err
+	}
+	if err := p.buildSkillFigures(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM figure_backfill"); err != nil {

@@ -110,6 +110,7 @@ func (c *cell) add(f *cellFigures) {
 		cSucceeded: &m.Succeeded, cFailed: &m.Failed, cInconclusive: &m.Inconclusive,
 		cAbandoned: &m.Abandoned, cOutcomeRevisions: &m.OutcomeRevisions,
 		cLearnings: &m.LearningsRecorded, cFailuresFed: &m.FailuresFed,
+		cLearnedAndDecided: &m.LearnedAndDecided, cFailuresWithLearnings: &m.FailuresWithLearnings,
 	} {
 		*p += int(f.counts[i])
 	}

@@ -102,6 +102,11 @@ func checkAgainstRecount(t *testing.T, q *readmodel.Queries, n *naive, quick boo
 				t.Fatalf("Outcomes(%s, %+v): %v", name, f, err)
 			}
 			compareReports(t, fmt.Sprintf("%s %+v", name, f), got, n.outcomes(v, f))
+			skills, err := q.Skills(ctx, v, f)
+			if err != nil {
+				t.Fatalf("Skills(%s, %+v): %v", name, f, err)
+			}
+			compareSkills(t, fmt.Sprintf("%s %+v", name, f), skills, n.skills(v, f))
 		}
 		for _, bf := range backlogs {
 			got, err := q.FailureBacklog(ctx, v, bf)
@@ -228,7 +233,8 @@ func randomHistory(tb testing.TB, seed uint64, n int) []events.Recorded {
 			}
 		case k < 76:
 			if x := pick(); x != nil {
-				skills := []string{"sql", "ux", "stats", "sql"}[:r.IntN(5)%5]
+				// Two skills, each written two ways, sometimes both in one learning.
+				skills := []string{"ux", "sql", "UX", " SQL "}[:r.IntN(5)%5]
 				s.learn(tb, x.id, x.team, fmt.Sprintf("L%04d", len(s.evs)), "learned", when(), skills...)
 			}
 		case k < 83:
@@ -268,6 +274,7 @@ type naive struct {
 
 type naiveExp struct {
 	id, team, visibility, status, outcome string
+	decision                              string
 	registered                            time.Time
 	started, concluded, abandoned         *time.Time
 	revisions                             int
@@ -278,6 +285,7 @@ type naiveLearning struct {
 	id     string
 	at     time.Time
 	skills []string
+	seq    int // its place in the stream
 }
 
 func recount(tb testing.TB, evs []events.Recorded) *naive {
@@ -310,13 +318,14 @@ func recount(tb testing.TB, evs []events.Recorded) *naive {
 			x.status, x.started = experiments.StatusRunning, &p.StartedAt
 		case *events.ExperimentConcludedV1:
 			x.status, x.outcome, x.concluded = experiments.StatusConcluded, p.Outcome, &p.ConcludedAt
+			x.decision = p.Decision
 		case *events.ExperimentOutcomeRevisedV1:
 			x.outcome = p.Outcome
 			x.revisions++
 		case *events.ExperimentAbandonedV1:
 			x.status, x.abandoned = experiments.StatusAbandoned, &p.AbandonedAt
 		case *events.ExperimentLearningRecordedV1:
-			x.learnings = append(x.learnings, naiveLearning{id: p.LearningID, at: ev.Time, skills: p.Skills})
+			x.learnings = append(x.learnings, naiveLearning{id: p.LearningID, at: ev.Time, skills: p.Skills, seq: i})
 		case *events.InnovationRecordedV1:
 			n.launched[ev.Subject] = p.LaunchedAt
 		case *events.InnovationLinkedV1:
@@ -398,7 +407,13 @@ func (n *naive) outcomes(v readmodel.Viewer, f readmodel.OutcomeFilter) readmode
 			at(*x.started, x.team, func(c *naiveCell) { c.m.Started++ })
 		}
 		if in(x.abandoned) {
-			at(*x.abandoned, x.team, func(c *naiveCell) { c.m.Abandoned++ })
+			at(*x.abandoned, x.team, func(c *naiveCell) {
+				c.m.Abandoned++
+				// Abandoning is deciding to stop.
+				if len(x.learnings) > 0 {
+					c.m.LearnedAndDecided++
+				}
+			})
 		}
 		if in(x.concluded) {
 			n.concludedFigures(v, x, func(fn func(*naiveCell)) { at(*x.concluded, x.team, fn) })
@@ -425,6 +440,12 @@ func (n *naive) concludedFigures(v readmodel.Viewer, x *naiveExp, at func(func(*
 	at(func(c *naiveCell) {
 		c.m.Concluded++
 		c.m.OutcomeRevisions += x.revisions
+		if len(x.learnings) > 0 && x.decision != "" {
+			c.m.LearnedAndDecided++
+		}
+		if len(x.learnings) > 0 && x.outcome == experiments.OutcomeFailed {
+			c.m.FailuresWithLearnings++
+		}
 		switch x.outcome {
 		case experiments.OutcomeSucceeded:
 			c.m.Succeeded++
@@ -484,6 +505,8 @@ func naiveReport(cells map[[2]string]*naiveCell, bucket string) []readmodel.Peri
 		}
 		m.WinRate, m.FailureRate, m.FailureYield = div(m.Succeeded, m.Concluded), div(m.Failed, m.Concluded), div(m.FailuresFed, m.Failed)
 		m.CycleTimeDaysMedian, m.LearningLatencyDaysMedian = naiveMedian(c.cycle), naiveMedian(c.latency)
+		m.LearningRate = div(m.LearnedAndDecided, m.Concluded+m.Abandoned)
+		m.OpennessLearnings = div(m.FailuresWithLearnings, m.Failed)
 		start, end := periodBounds(m.Period, bucket)
 		m.VelocityPerWeek = float64(m.Concluded) / (end.Sub(start).Hours() / 24 / 7)
 		m.Skills = []readmodel.SkillCount{}

@@ -182,6 +182,8 @@ var readModelTables = []struct{ name, order string }{
 	{"failure_feeds", "failure_id, innovation_id, requires"},
 	{"failure_figures", "failure_id"},
 	{"figure_backfill", "id"},
+	{"skill_cells", "month, team, visibility, skill_key"},
+	{"team_skill_first", "team, skill_key, visibility"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }

@@ -83,8 +83,22 @@ type PeriodMetrics struct {
 	CycleTimeDaysMedian *float64 `json:"cycle_time_days_median"`
 	// VelocityPerWeek is Concluded per week of the period's calendar
 	// length (a 31-day month is 31/7 weeks).
-	VelocityPerWeek   float64 `json:"velocity_per_week"`
-	LearningsRecorded int     `json:"learnings_recorded"`
+	VelocityPerWeek float64 `json:"velocity_per_week"`
+	// LearnedAndDecided counts the experiments that ended in the period,
+	// concluded (in the period of concluded_at) or abandoned (of
+	// abandoned_at), with at least one learning, recorded before or after
+	// the end, and a decision. An abandoned experiment has no decision
+	// field: its abandonment counts as its decision, to stop.
+	// LearningRate is LearnedAndDecided / (Concluded + Abandoned).
+	LearnedAndDecided int      `json:"learned_and_decided"`
+	LearningRate      *float64 `json:"learning_rate"`
+	// FailuresWithLearnings counts the failures concluded in the period
+	// with at least one learning, whenever recorded; OpennessLearnings,
+	// the share of failures that were learned from, is
+	// FailuresWithLearnings / Failed.
+	FailuresWithLearnings int      `json:"failures_with_learnings"`
+	OpennessLearnings     *float64 `json:"openness_learnings"`
+	LearningsRecorded     int      `json:"learnings_recorded"`
 	// Skills are the skills named in the learnings recorded in the period,
 	// with how many learnings named each, most named first.
 	Skills []SkillCount `json:"skills"`
@@ -146,13 +160,9 @@ func (t *tally) at(month, team string) []*cell {
 // viewer's teams resolved from failure_feeds; the part of a month that a
 // range's bound cuts is counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
-	bucket := cmp.Or(f.Bucket, BucketMonth)
-	if bucket != BucketMonth && bucket != BucketQuarter {
-		return OutcomeReport{}, fmt.Errorf("%w: bucket %q is not month or quarter", ErrBadFilter, f.Bucket)
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return OutcomeReport{}, fmt.Errorf("%w: from %s is not before to %s", ErrBadFilter,
-			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	bucket, err := checkOutcomeFilter(f)
+	if err != nil {
+		return OutcomeReport{}, err
 	}
 	t := &tally{bucket: bucket, cells: map[[2]string]*cell{}}
 	months, edges := splitRange(f)
@@ -162,7 +172,7 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 		}
 	}
 	steps := []func(context.Context, Viewer, OutcomeFilter, *tally) error{
-		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings,
+		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings, q.tallyLearnedEnds,
 	}
 	for _, edge := range edges {
 		for _, step := range steps {
@@ -172,6 +182,20 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 		}
 	}
 	return OutcomeReport{Bucket: bucket, Periods: t.report()}, nil
+}
+
+// checkOutcomeFilter returns f's bucket, BucketMonth by default, or an
+// ErrBadFilter error that says what is wrong with f.
+func checkOutcomeFilter(f OutcomeFilter) (string, error) {
+	bucket := cmp.Or(f.Bucket, BucketMonth)
+	if bucket != BucketMonth && bucket != BucketQuarter {
+		return "", fmt.Errorf("%w: bucket %q is not month or quarter", ErrBadFilter, f.Bucket)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return "", fmt.Errorf("%w: from %s is not before to %s", ErrBadFilter,
+			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return bucket, nil
 }
 
 // where returns the conditions that keep the rows of table alias whose
@@ -333,6 +357,8 @@ func (t *tally) report() []PeriodMetrics {
 		m.WinRate = ratio(m.Succeeded, m.Concluded)
 		m.FailureRate = ratio(m.Failed, m.Concluded)
 		m.FailureYield = ratio(m.FailuresFed, m.Failed)
+		m.LearningRate = ratio(m.LearnedAndDecided, m.Concluded+m.Abandoned)
+		m.OpennessLearnings = ratio(m.FailuresWithLearnings, m.Failed)
 		m.LearningLatencyDaysMedian = median(c.latency)
 		m.CycleTimeDaysMedian = median(c.cycleDays)
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)

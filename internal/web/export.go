@@ -60,7 +60,8 @@ func (h *Handler) handleExportFigures(w http.ResponseWriter, r *http.Request) {
 	cw := csvHeaders(w, "failforward-figures.csv")
 	cw.Write([]string{"period", "team", "registered", "started", "concluded", "succeeded", "failed", "inconclusive",
 		"abandoned", "outcome_revisions", "win_rate", "failure_rate", "failures_fed", "failure_yield",
-		"learning_latency_days_median", "cycle_time_days_median", "velocity_per_week", "learnings_recorded"})
+		"learning_latency_days_median", "cycle_time_days_median", "velocity_per_week", "learnings_recorded",
+		"learned_and_decided", "learning_rate", "failures_with_learnings", "openness_learnings"})
 	for _, m := range rep.Periods {
 		t := m.Team
 		if t == readmodel.AllTeams {
@@ -73,7 +74,9 @@ func (h *Handler) handleExportFigures(w http.ResponseWriter, r *http.Request) {
 			strconv.Itoa(m.Concluded), strconv.Itoa(m.Succeeded), strconv.Itoa(m.Failed), strconv.Itoa(m.Inconclusive),
 			strconv.Itoa(m.Abandoned), strconv.Itoa(m.OutcomeRevisions), floatCell(m.WinRate), floatCell(m.FailureRate),
 			strconv.Itoa(m.FailuresFed), floatCell(m.FailureYield), floatCell(m.LearningLatencyDaysMedian),
-			floatCell(m.CycleTimeDaysMedian), strconv.FormatFloat(m.VelocityPerWeek, 'f', 4, 64), strconv.Itoa(m.LearningsRecorded)})
+			floatCell(m.CycleTimeDaysMedian), strconv.FormatFloat(m.VelocityPerWeek, 'f', 4, 64), strconv.Itoa(m.LearningsRecorded),
+			strconv.Itoa(m.LearnedAndDecided), floatCell(m.LearningRate), strconv.Itoa(m.FailuresWithLearnings),
+			floatCell(m.OpennessLearnings)})
 	}
 	cw.Flush()
 }

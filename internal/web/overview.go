@@ -237,6 +237,10 @@ func figures(cur, before readmodel.PeriodMetrics, prevName string) []figure {
 	compare(&velocity, &vc, &vb, 1, "per week", prevName, true)
 	return []figure{
 		rate("win-rate", "Win rate", "Succeeded out of concluded.", cur.WinRate, before.WinRate, true),
+		rate("learning-rate", "Learning rate", "Ended experiments (concluded or abandoned) with a learning and a decision.",
+			cur.LearningRate, before.LearningRate, true),
+		rate("openness", "Openness", "Failures with at least one learning recorded.",
+			cur.OpennessLearnings, before.OpennessLearnings, true),
 		rate("failure-yield", "Failure yield", "Failures that fed an innovation, directly or through later experiments.",
 			cur.FailureYield, before.FailureYield, true),
 		day("learning-latency", "Learning latency", "Median days from a failure to the launch of the first innovation it fed.",

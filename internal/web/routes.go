@@ -13,6 +13,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", h.handleOverview)
 	m.HandleFunc("GET /backlog", h.handleBacklog)
 	m.HandleFunc("GET /learnings", h.handleLearnings)
+	m.HandleFunc("GET /skills", h.handleSkills)
 
 	m.HandleFunc("GET /experiments", h.handleExperiments)
 	m.HandleFunc("GET /experiments/new", h.showRegister)

@@ -36,6 +36,8 @@ func TestPagesRender(t *testing.T) {
 		{"/backlog", "waiting"},
 		{"/learnings?outcome=failed", "what "},
 		{"/experiments/similar?text=Experiment+of+growth", "data-experiment-id"},
+		{"/skills", "Skills teams learned"},
+		{"/skills?team=growth&bucket=quarter", `aria-label="Skills of team growth in Q4 2025"`},
 		{"/innovations", "Innovation"},
 		{"/innovations/new", "Informed by"},
 	} {
