@@ -141,15 +141,3 @@ func waitPast(t *testing.T, db *readstore.DB, pos uint64, timeout time.Duration)
 		return positionOf(db) > pos, nil
 	})
 }
-
-// openReadStoreForTest opens the read store at url, closed when the test
-// ends.
-func openReadStoreForTest(t *testing.T, url string) *readstore.DB {
-	t.Helper()
-	db, err := readstore.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}

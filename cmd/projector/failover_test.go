@@ -33,7 +33,7 @@ func TestFailoverBetweenProcesses(t *testing.T) {
 	a.waitRole("active", 30*time.Second)
 	b := startChild(t, bin, env...)
 	b.waitRole("standby", 30*time.Second)
-	db := openReadStoreForTest(t, url)
+	db := readstoretest.Reopen(t, url)
 	projectortest.WaitPosition(t, db, 1000, 30*time.Second)
 	if got := b.metric(`projector_role{role="standby"}`); got != 1 {
 		t.Errorf("standby's projector_role{role=\"standby\"} = %v, want 1", got)

@@ -18,18 +18,6 @@ func waitRole(t *testing.T, r *running, role string) {
 	})
 }
 
-// openAgain opens a second handle on the read store at url, as another
-// process would.
-func openAgain(t *testing.T, url string) *readstore.DB {
-	t.Helper()
-	db, err := readstore.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // TestStandbyTakesOver runs two projectors on one Postgres read store,
 // with the default lease: one applies, the other stands by. The active
 // one then dies without releasing its lease (its database connections go
@@ -39,7 +27,7 @@ func openAgain(t *testing.T, url string) *readstore.DB {
 // try, without waiting for it to expire.
 func TestStandbyTakesOver(t *testing.T) {
 	url := readstoretest.URL(t, readstore.Postgres)
-	db := openAgain(t, url)
+	db := readstoretest.Reopen(t, url)
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +35,10 @@ func TestStandbyTakesOver(t *testing.T) {
 	evs := projectortest.Generate(3000, 21)
 	projectortest.Publish(t, nc, evs[:1000])
 
-	dbA := openAgain(t, url)
+	dbA := readstoretest.Reopen(t, url)
 	a := startProjector(t, projector.Config{Conn: nc, DB: dbA, Failover: true})
 	waitRole(t, a, projector.RoleActive)
-	b := startProjector(t, projector.Config{Conn: nc, DB: openAgain(t, url), Failover: true})
+	b := startProjector(t, projector.Config{Conn: nc, DB: readstoretest.Reopen(t, url), Failover: true})
 	projectortest.WaitPosition(t, db, 1000, 30*time.Second)
 	projectortest.WaitFor(t, 10*time.Second, "the standby to see the active one's lease", func() (bool, error) {
 		return b.p.LeaseEpoch() == a.p.LeaseEpoch(), nil
@@ -86,7 +74,7 @@ func TestStandbyTakesOver(t *testing.T) {
 
 	// A graceful stop releases the lease: the next standby does not wait
 	// for it to expire.
-	c := startProjector(t, projector.Config{Conn: nc, DB: openAgain(t, url), Failover: true})
+	c := startProjector(t, projector.Config{Conn: nc, DB: readstoretest.Reopen(t, url), Failover: true})
 	projectortest.WaitFor(t, 10*time.Second, "the new standby to see the lease", func() (bool, error) {
 		return c.p.LeaseEpoch() == b.p.LeaseEpoch(), nil
 	})

@@ -147,13 +147,15 @@ func (p *Projector) lead(ctx context.Context, l readstore.Lease, nc *nats.Conn, 
 	return err
 }
 
-// heartbeat renews l every LeaseRenewal until ctx ends. It calls lose
-// when l was taken, or could not be renewed for as long as it lasts (the
-// projector then cannot know whether another has taken it).
+// heartbeat renews l every LeaseRenewal until ctx ends, and calls lose
+// once the database says l was taken. A renewal that fails otherwise is
+// tried again at the next tick, however long that lasts: it may be
+// waiting behind the projector's own batch, which keeps the lease from
+// changing hands while it runs, and a projector cut off from the
+// database writes nothing anyway (/readyz says so).
 func (p *Projector) heartbeat(ctx context.Context, l readstore.Lease, lose context.CancelCauseFunc) {
 	t := time.NewTicker(p.cfg.LeaseRenewal)
 	defer t.Stop()
-	renewed := p.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -165,14 +167,10 @@ func (p *Projector) heartbeat(ctx context.Context, l readstore.Lease, lose conte
 		cancel()
 		switch {
 		case err == nil:
-			renewed = p.cfg.Now()
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, readstore.ErrLeaseLost):
 			lose(err)
-			return
-		case p.cfg.Now().Sub(renewed) >= p.cfg.LeaseDuration:
-			lose(fmt.Errorf("%w: not renewed for %s: %v", readstore.ErrLeaseLost, p.cfg.LeaseDuration, err))
 			return
 		default:
 			p.cfg.Logger.Warn("projector could not renew its lease", "id", p.id, "epoch", l.Epoch, "err", err)

@@ -42,6 +42,18 @@ func Open(tb testing.TB, dialect readstore.Dialect) *readstore.DB {
 	return db
 }
 
+// Reopen opens the read store at url, as another process would, without
+// migrating it; it is closed when the test ends.
+func Reopen(tb testing.TB, url string) *readstore.DB {
+	tb.Helper()
+	db, err := readstore.Open(context.Background(), url)
+	if err != nil {
+		tb.Fatalf("open read store %s: %v", url, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 // URL returns the address of a new, empty database of dialect: a file in
 // the test's temporary directory for SQLite, a database created for this
 // test on the server named by DATABASE_URL for Postgres. Without
