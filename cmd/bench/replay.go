@@ -330,6 +330,6 @@ func tablesOf(ctx context.Context, db *readstore.DB) ([]string, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(names, func(n string) bool {
-		return n == "schema_migrations" || n == "projector_checkpoint"
+		return n == "schema_migrations" || n == "projector_checkpoint" || n == "projector_lease"
 	}), nil
 }
