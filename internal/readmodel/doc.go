@@ -92,6 +92,18 @@
 //     which moves it from "ended without learning" to "ended with
 //     learning" in the cell of its end.
 //
+//   - figure_cells also counts, for openness in stories (migration
+//     0009), the failures, in the month they concluded, that a story not
+//     retracted is about, and the stories leads told, in the month
+//     published. A viewer sees a story when it sees the story's team and
+//     visibility and every experiment it is about, so a story asks for
+//     the teams of the team-only among them. What asks no more than the
+//     cell it counts in is in the cell; the rest is in story_figures,
+//     with the teams it asks for, resolved per request like
+//     failure_feeds. A batch recomputes the failures it changed or whose
+//     stories it changed, the stories it changed, and both around an
+//     experiment whose team or visibility it changed.
+//
 //   - skill_cells counts the learnings naming each skill per month
 //     (recorded_at), team and visibility, skills compared by
 //     experiments.SkillKey, split by the current outcome of the

@@ -23,6 +23,8 @@ const (
 	cFailuresFed
 	cLearnedAndDecided
 	cFailuresWithLearnings
+	cFailuresWithStories
+	cStoriesByLeads
 	numCounts
 )
 
@@ -226,6 +228,9 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	if err := p.writeSkillFigures(ctx, tx, before, b); err != nil {
 		return err
 	}
+	if err := p.writeStoryFigures(ctx, tx, before, b, d); err != nil {
+		return err
+	}
 	return p.writeDeltas(ctx, tx, d)
 }
 
@@ -275,6 +280,9 @@ func (p *Projection) buildFigures(ctx context.Context, tx *batchTx) error {
 		touched[id] = true
 	}
 	if err := p.updateFeeds(ctx, tx, touched, d); err != nil {
+		return err
+	}
+	if err := p.buildStoryFigures(ctx, tx, ids, d); err != nil {
 		return err
 	}
 	if err := p.writeDeltas(ctx, tx, d); err != nil {

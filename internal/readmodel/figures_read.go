@@ -86,7 +86,11 @@ func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span mo
 		return fmt.Errorf("load figure cells: %w", err)
 	}
 	cond, args = cellConds(v, team, span)
-	return q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t)
+	if err := q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t); err != nil {
+		return err
+	}
+	cond, args = cellConds(v, team, span)
+	return q.tallyStoryDeps(ctx, v, cond, args, t)
 }
 
 // cellConds returns the condition on the rows aliased c of figure_cells
@@ -111,6 +115,7 @@ func (c *cell) add(f *cellFigures) {
 		cAbandoned: &m.Abandoned, cOutcomeRevisions: &m.OutcomeRevisions,
 		cLearnings: &m.LearningsRecorded, cFailuresFed: &m.FailuresFed,
 		cLearnedAndDecided: &m.LearnedAndDecided, cFailuresWithLearnings: &m.FailuresWithLearnings,
+		cFailuresWithStories: &m.FailuresWithStories, cStoriesByLeads: &m.StoriesByLeads,
 	} {
 		*p += int(f.counts[i])
 	}

@@ -15,7 +15,7 @@ import (
 // cellColumns lists figure_cells in the order of cellFigures.appendValues.
 const cellColumns = `month, team, visibility, registered, started, concluded, succeeded, failed, inconclusive,
 	abandoned, outcome_revisions, learnings, failures_fed, learned_and_decided, failures_with_learnings,
-	cycle_days, latency_days, skills`
+	failures_with_stories, stories_by_leads, cycle_days, latency_days, skills`
 
 // cellTable writes figure_cells a month at a time.
 var cellTable = newTableSpec("figure_cells", columnList(cellColumns), "month")

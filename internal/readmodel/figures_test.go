@@ -507,6 +507,9 @@ func naiveReport(cells map[[2]string]*naiveCell, bucket string) []readmodel.Peri
 		m.CycleTimeDaysMedian, m.LearningLatencyDaysMedian = naiveMedian(c.cycle), naiveMedian(c.latency)
 		m.LearningRate = div(m.LearnedAndDecided, m.Concluded+m.Abandoned)
 		m.OpennessLearnings = div(m.FailuresWithLearnings, m.Failed)
+		// The generated histories tell no stories: TestStoryFigures checks
+		// those figures on a known one.
+		m.OpennessStories = div(m.FailuresWithStories, m.Failed)
 		start, end := periodBounds(m.Period, bucket)
 		m.VelocityPerWeek = float64(m.Concluded) / (end.Sub(start).Hours() / 24 / 7)
 		m.Skills = []readmodel.SkillCount{}

@@ -184,6 +184,7 @@ var readModelTables = []struct{ name, order string }{
 	{"figure_backfill", "id"},
 	{"skill_cells", "month, team, visibility, skill_key"},
 	{"team_skill_first", "team, skill_key, visibility"},
+	{"story_figures", "item, requires"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }

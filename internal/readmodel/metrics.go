@@ -98,7 +98,16 @@ type PeriodMetrics struct {
 	// FailuresWithLearnings / Failed.
 	FailuresWithLearnings int      `json:"failures_with_learnings"`
 	OpennessLearnings     *float64 `json:"openness_learnings"`
-	LearningsRecorded     int      `json:"learnings_recorded"`
+	// FailuresWithStories counts the failures concluded in the period
+	// that at least one story the viewer may see (not retracted) is
+	// about, whenever told; OpennessStories is FailuresWithStories /
+	// Failed.
+	FailuresWithStories int      `json:"failures_with_stories"`
+	OpennessStories     *float64 `json:"openness_stories"`
+	// StoriesByLeads counts the stories, not retracted, published in the
+	// period by authors who were leads when they told them.
+	StoriesByLeads    int `json:"stories_by_leads"`
+	LearningsRecorded int `json:"learnings_recorded"`
 	// Skills are the skills named in the learnings recorded in the period,
 	// with how many learnings named each, most named first.
 	Skills []SkillCount `json:"skills"`
@@ -173,6 +182,7 @@ func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Outc
 	}
 	steps := []func(context.Context, Viewer, OutcomeFilter, *tally) error{
 		q.tallyCounts, q.tallyConcluded, q.tallyCycleTimes, q.tallyEdgeFailures, q.tallyLearnings, q.tallyLearnedEnds,
+		q.tallyStoryEdges,
 	}
 	for _, edge := range edges {
 		for _, step := range steps {
@@ -359,6 +369,7 @@ func (t *tally) report() []PeriodMetrics {
 		m.FailureYield = ratio(m.FailuresFed, m.Failed)
 		m.LearningRate = ratio(m.LearnedAndDecided, m.Concluded+m.Abandoned)
 		m.OpennessLearnings = ratio(m.FailuresWithLearnings, m.Failed)
+		m.OpennessStories = ratio(m.FailuresWithStories, m.Failed)
 		m.LearningLatencyDaysMedian = median(c.latency)
 		m.CycleTimeDaysMedian = median(c.cycleDays)
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)

@@ -352,7 +352,7 @@ func TestFiguresBuildFromRows(t *testing.T) {
 		mustApply(t, db, evs[:1700], 500)
 		for _, stmt := range []string{
 			"DELETE FROM figure_cells", "DELETE FROM failure_feeds", "DELETE FROM failure_figures",
-			"DELETE FROM skill_cells", "DELETE FROM team_skill_first",
+			"DELETE FROM skill_cells", "DELETE FROM team_skill_first", "DELETE FROM story_figures",
 			"INSERT INTO figure_backfill (id) VALUES (1)",
 		} {
 			if _, err := db.ExecContext(context.Background(), stmt); err != nil {

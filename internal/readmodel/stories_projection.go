@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,12 +115,15 @@ type storyBatch struct {
 	helpedBy map[string]map[string]bool // readers known to have marked each story
 	dirty    map[string]bool
 	relinked map[string]bool // stories whose experiment list the batch set
-	helped   []any           // new story_helped rows, as values
+	// linkedBefore is the experiments of each stored story as loaded,
+	// whose figures a new list or a retraction changes.
+	linkedBefore map[string][]string
+	helped       []any // new story_helped rows, as values
 }
 
 func newStoryBatch() *storyBatch {
 	return &storyBatch{rows: map[string]*storyRow{}, stored: map[string]bool{}, helpedBy: map[string]map[string]bool{},
-		dirty: map[string]bool{}, relinked: map[string]bool{}}
+		dirty: map[string]bool{}, relinked: map[string]bool{}, linkedBefore: map[string][]string{}}
 }
 
 // apply folds one story event with Story.Apply and returns why it was
@@ -177,6 +181,7 @@ func loadStories(ctx context.Context, tx *batchTx, decoded []decodedEvent, b *st
 		}
 		b.rows[r.ID] = &r
 		b.stored[r.ID] = true
+		b.linkedBefore[r.ID] = slices.Clone(r.ExperimentIDs)
 		return nil
 	})
 	if err != nil {

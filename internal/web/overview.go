@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/failforward/failforward/internal/readmodel"
@@ -241,6 +242,9 @@ func figures(cur, before readmodel.PeriodMetrics, prevName string) []figure {
 			cur.LearningRate, before.LearningRate, true),
 		rate("openness", "Openness", "Failures with at least one learning recorded.",
 			cur.OpennessLearnings, before.OpennessLearnings, true),
+		rate("openness-stories", "Openness in stories", "Failures with at least one story told about them.",
+			cur.OpennessStories, before.OpennessStories, true),
+		leadStories(cur, before, prevName),
 		rate("failure-yield", "Failure yield", "Failures that fed an innovation, directly or through later experiments.",
 			cur.FailureYield, before.FailureYield, true),
 		day("learning-latency", "Learning latency", "Median days from a failure to the launch of the first innovation it fed.",
@@ -248,6 +252,15 @@ func figures(cur, before readmodel.PeriodMetrics, prevName string) []figure {
 		day("cycle-time", "Cycle time", "Median days from start to conclusion.", cur.CycleTimeDaysMedian, before.CycleTimeDaysMedian),
 		velocity,
 	}
+}
+
+// leadStories is the figure of the stories leads told in the period.
+func leadStories(cur, before readmodel.PeriodMetrics, prevName string) figure {
+	f := figure{ID: "stories-by-leads", Name: "Stories by leads", Value: strconv.Itoa(cur.StoriesByLeads),
+		Help: "Failure stories published by leads: leaders telling their own failures."}
+	c, b := float64(cur.StoriesByLeads), float64(before.StoriesByLeads)
+	compare(&f, &c, &b, 1, "stories", prevName, true)
+	return f
 }
 
 // compare fills f's trend: the change from b to c, scaled (100 turns a
