@@ -24,8 +24,11 @@ func TestWebStories(t *testing.T) {
 	conf := a.seed("search", experiments.VisibilityTeam, "concluded", secret+"-experiment")
 	teamStory := a.must(201, "POST", "/v1/stories", map[string]any{"team": "search", "title": secret + "-team story", "learned": "l",
 		"experiment_ids": []string{open}, "visibility": "team"}, admin...)["id"].(string)
-	confStory := a.must(201, "POST", "/v1/stories", map[string]any{"team": "search", "title": secret + "-about a secret", "learned": "l",
-		"experiment_ids": []string{conf}}, admin...)["id"].(string)
+	confStoryRes := a.must(201, "POST", "/v1/stories", map[string]any{"team": "search", "title": secret + "-about a secret", "learned": "l",
+		"experiment_ids": []string{conf}}, admin...)
+	confStory := confStoryRes["id"].(string)
+	// The pages read the read models: wait until they hold every write.
+	a.must(200, "GET", "/v1/experiments/"+failed+"?min_position="+position(confStoryRes), nil, admin...)
 
 	lead := newWebClient(t, a.app)
 	lead.signIn(a.tokens[experiments.RoleLead], "/")
