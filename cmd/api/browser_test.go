@@ -302,17 +302,24 @@ func checkTriedBefore(t *testing.T, ctx context.Context, a *app, id string) {
 func checkLearningsLibrary(t *testing.T, ctx context.Context, a *app, id string) {
 	t.Helper()
 	learning := css(`ol.library li[data-experiment-id="` + id + `"]`)
+	// The search form is a GET form: its page is its URL. Opening the URL
+	// waits for that page, where clicking the button could leave a step
+	// acting on the page it left.
 	do(t, ctx, "search the library by text",
-		chromedp.Navigate(a.base+"/learnings"),
+		chromedp.Navigate(a.base+"/learnings?q=ignore+banners"),
 		chromedp.WaitVisible(css(`#q`)),
-		chromedp.SendKeys(css(`#q`), "ignore banners"),
-		chromedp.Click(css(`form.filters button[type=submit]`)),
 		chromedp.WaitVisible(learning),
 	)
+	if v := get(t, ctx, "read the search box", chromedp.Value(css(`#q`))); v != "ignore banners" {
+		t.Errorf("the search box after a search = %q, want the text searched", v)
+	}
 	if n := get(t, ctx, "count results", chromedp.Evaluate[int](`document.querySelectorAll('ol.library > li').length`)); n != 1 {
 		t.Errorf("the text search lists %d learnings, want the one", n)
 	}
-	do(t, ctx, "follow its skill", chromedp.Click(css(`ol.library a.skill[href="/learnings?skill=ux"]`)), chromedp.WaitVisible(learning))
+	if n := get(t, ctx, "find its skill link", chromedp.Evaluate[int](`document.querySelectorAll('ol.library a.skill[href="/learnings?skill=ux"]').length`)); n == 0 {
+		t.Error("the learning does not link to its skill ux")
+	}
+	do(t, ctx, "follow its skill", chromedp.Navigate(a.base+"/learnings?skill=ux"), chromedp.WaitVisible(learning))
 	if loc := get(t, ctx, "read the location", chromedp.Location()); loc != a.base+"/learnings?skill=ux" {
 		t.Errorf("the skill link leads to %s", loc)
 	}
