@@ -49,29 +49,7 @@ const (
 // one query per table, and returns them as the batch's starting state.
 func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEvent) (*batch, error) {
 	b := newBatch()
-	expIDs, innIDs, learningIDs := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, d := range decoded {
-		if d.skip != "" {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(d.name, "experiment."):
-			expIDs[d.ev.Subject] = true
-		case strings.HasPrefix(d.name, "innovation."):
-			innIDs[d.ev.Subject] = true
-		}
-		// Links must name an experiment the read model knows, and a
-		// learning id must not repeat one already stored.
-		switch pl := d.payload.(type) {
-		case *events.InnovationLinkedV1:
-			expIDs[pl.ExperimentID] = true
-		case *events.InnovationUnlinkedV1:
-			expIDs[pl.ExperimentID] = true
-		case *events.ExperimentLearningRecordedV1:
-			learningIDs[pl.LearningID] = true
-		}
-	}
-
+	expIDs, innIDs, learningIDs := touchedIDs(decoded)
 	xs := newExperimentScan()
 	err := tx.queryIn(ctx, loadExperiments, sortedKeys(expIDs), func(rows *sql.Rows) error {
 		x, err := xs.scan(rows)
@@ -127,6 +105,34 @@ func (p *Projection) load(ctx context.Context, tx *batchTx, decoded []decodedEve
 		return nil, err
 	}
 	return b, nil
+}
+
+// touchedIDs returns the ids of the experiments, innovations and
+// learnings the batch's events name: their own aggregates, the
+// experiments links name (which the read model must know) and the new
+// learnings' ids (which must not repeat one already stored).
+func touchedIDs(decoded []decodedEvent) (expIDs, innIDs, learningIDs map[string]bool) {
+	expIDs, innIDs, learningIDs = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, d := range decoded {
+		if d.skip != "" {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(d.name, "experiment."):
+			expIDs[d.ev.Subject] = true
+		case strings.HasPrefix(d.name, "innovation."):
+			innIDs[d.ev.Subject] = true
+		}
+		switch pl := d.payload.(type) {
+		case *events.InnovationLinkedV1:
+			expIDs[pl.ExperimentID] = true
+		case *events.InnovationUnlinkedV1:
+			expIDs[pl.ExperimentID] = true
+		case *events.ExperimentLearningRecordedV1:
+			learningIDs[pl.LearningID] = true
+		}
+	}
+	return expIDs, innIDs, learningIDs
 }
 
 // write stores what the batch changed, a few statements per table: the
