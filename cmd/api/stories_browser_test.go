@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -76,6 +77,9 @@ func TestBrowserFailureStory(t *testing.T) {
 	}
 	saveScreenshot(t, "stories.png", get(t, ctx, "screenshot the feed", chromedp.FullScreenshot(100)))
 
+	checkOpenness(t, ctx, a)
+	checkSkills(t, ctx, a, id)
+
 	do(t, ctx, "emulate a phone", chromedp.EmulateViewport(390, 844))
 	for _, path := range []string{"/stories", "/stories/new?experiment_id=" + id, x} {
 		do(t, ctx, "open "+path, chromedp.Navigate(a.base+path), chromedp.WaitVisible(css(`main`)))
@@ -88,4 +92,40 @@ func TestBrowserFailureStory(t *testing.T) {
 			t.Errorf("%s scrolls sideways at 390 px", path)
 		}
 	}
+}
+
+// checkOpenness opens the overview after the one failure got its learning
+// and its story from a lead: learning rate, openness in learnings and in
+// stories are all of it, and the lead's story is counted.
+func checkOpenness(t *testing.T, ctx context.Context, a *authed) {
+	t.Helper()
+	do(t, ctx, "open the overview", chromedp.Navigate(a.base+"/"), chromedp.WaitVisible(css(`#figure-openness-stories`)))
+	want := map[string]string{"learning-rate": "100%", "openness": "100%", "openness-stories": "100%", "stories-by-leads": "1"}
+	for id, v := range want {
+		js := `(document.querySelector('#figure-` + id + ` .value') || {}).textContent === '` + v + `'`
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			got := get(t, ctx, "read "+id, chromedp.Text(css(`#figure-`+id+` .value`)))
+			t.Errorf("overview: %s = %q, want %s", id, got, v)
+		}
+	}
+	saveScreenshot(t, "overview-openness.png", get(t, ctx, "screenshot the overview", chromedp.FullScreenshot(100)))
+}
+
+// checkSkills opens the skills page: the failure's skill is there, counted
+// from failures, marked as first learned from one, and opens the learning
+// that names it.
+func checkSkills(t *testing.T, ctx context.Context, a *authed, id string) {
+	t.Helper()
+	row := css(`table.skills tr[data-skill="negotiation"]`)
+	do(t, ctx, "open the skills page", chromedp.Navigate(a.base+"/skills"), chromedp.WaitVisible(row))
+	if text := get(t, ctx, "read the skill", chromedp.Text(row)); !strings.Contains(text, "first learned from a failure") {
+		t.Errorf("the skill's row reads %q, want it marked first learned from a failure", text)
+	}
+	if n := get(t, ctx, "read from failures", chromedp.Text(css(`table.skills tr[data-skill="negotiation"] td.from-failures`))); n != "1" {
+		t.Errorf("negotiation from failures = %q, want 1", n)
+	}
+	saveScreenshot(t, "skills.png", get(t, ctx, "screenshot the skills", chromedp.FullScreenshot(100)))
+	href := get(t, ctx, "read the skill's link", chromedp.AttributeValue(css(`table.skills tr[data-skill="negotiation"] a.skill`), "href"))
+	do(t, ctx, "open the skill's learnings", chromedp.Navigate(a.base+href.Value),
+		chromedp.WaitVisible(css(`ol.library li[data-experiment-id="`+id+`"]`)))
 }
