@@ -289,8 +289,11 @@ func compare(f *figure, c, b *float64, scale float64, unit, prevName string, hig
 	} else {
 		f.Mood = "bad"
 	}
-	f.Trend = fmt.Sprintf("%s %s %s from %s.", map[string]string{"up": "Up", "down": "Down"}[f.Direction],
-		trimFloat(math.Abs(delta), 1), unit, prevName)
+	n := trimFloat(math.Abs(delta), 1)
+	if n == "1" && unit == "stories" {
+		unit = "story"
+	}
+	f.Trend = fmt.Sprintf("%s %s %s from %s.", map[string]string{"up": "Up", "down": "Down"}[f.Direction], n, unit, prevName)
 }
 
 // monthName is a month period as "Mar 2026".
