@@ -50,6 +50,9 @@ type config struct {
 	// PublicURL is the base of links to the web pages in chat
 	// notifications (PUBLIC_URL); http://ADDR when empty.
 	PublicURL string
+	// CPUProfile is a file to write a CPU profile of the whole run into
+	// (CPU_PROFILE), for `go tool pprof`.
+	CPUProfile string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -62,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
 		WebhookKey:  getenv("WEBHOOK_KEY"),
 		PublicURL:   getenv("PUBLIC_URL"),
+		CPUProfile:  getenv("CPU_PROFILE"),
 	}
 	var (
 		errs []error
@@ -119,6 +123,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.WebhookKey, "webhook-key", c.WebhookKey, "server key, at least 32 bytes, that webhook signing secrets are derived from, the same in every api process (WEBHOOK_KEY); empty in embedded mode keeps a generated one in the data directory")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks reach loopback and private addresses, for receivers on premises (WEBHOOK_ALLOW_PRIVATE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of the web pages, for links in chat notifications (PUBLIC_URL); http://ADDR when empty")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the whole run into this file, for go tool pprof (CPU_PROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

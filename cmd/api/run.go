@@ -23,6 +23,7 @@ import (
 	"github.com/failforward/failforward/internal/healthcheck"
 	"github.com/failforward/failforward/internal/httpapi"
 	"github.com/failforward/failforward/internal/natsembed"
+	"github.com/failforward/failforward/internal/profiling"
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/readmodel"
 	"github.com/failforward/failforward/internal/readstore"
@@ -48,6 +49,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
+	stopProfile, err := profiling.StartCPU(cfg.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			log.Error("write the cpu profile", "err", err)
+		}
+	}()
 	if err := bootstrapTokens(cfg, stdout); err != nil {
 		return err
 	}

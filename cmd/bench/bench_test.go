@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +25,8 @@ var tinyScale = scale{
 // scale; a scenario that cannot run fails the test.
 func TestTinyRun(t *testing.T) {
 	var out bytes.Buffer
-	rep, err := runBench(t.Context(), options{scale: tinyScale, databaseURL: os.Getenv("DATABASE_URL")}, &out)
+	profiles := t.TempDir()
+	rep, err := runBench(t.Context(), options{scale: tinyScale, databaseURL: os.Getenv("DATABASE_URL"), profileDir: profiles}, &out)
 	if err != nil {
 		t.Fatalf("runBench: %v", err)
 	}
@@ -45,6 +47,19 @@ func TestTinyRun(t *testing.T) {
 	}
 	if os.Getenv("DATABASE_URL") != "" && !strings.Contains(out.String(), "\nreplay/pg ") {
 		t.Errorf("DATABASE_URL is set, but no Postgres replay figure was printed")
+	}
+	// With -cpuprofile, the bench profiles its own side of each scenario,
+	// and each program it starts writes a profile of its own on exit.
+	for _, glob := range []string{"replay.cpu.pprof", "replay.*.projector.cpu.pprof", "append.*.api.cpu.pprof", "rebuild.*.projector-rebuild.cpu.pprof"} {
+		files, _ := filepath.Glob(filepath.Join(profiles, glob))
+		if len(files) == 0 {
+			t.Errorf("no profile %s in the profile directory", glob)
+		}
+		for _, f := range files {
+			if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+				t.Errorf("profile %s is empty (%v)", f, err)
+			}
+		}
 	}
 	// Each growth read is timed at every size, beside its ratio.
 	if n := strings.Count(out.String(), "\ngrowth/sqlite  p99 "); n != len(growthQueries()) {

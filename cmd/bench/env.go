@@ -38,7 +38,11 @@ func startBroker(ctx context.Context, dir string) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: store, Port: -1, ServerName: "bench"})
+	// Synced on nats-server's own timer, as a NATS server run apart from
+	// the api is by default: the stream the programs use as an external
+	// NATS_URL. (The api's embedded server syncs every write by default,
+	// which the lag scenario, in embedded mode, measures.)
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: store, Port: -1, ServerName: "bench", Sync: natsembed.SyncInterval})
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +198,7 @@ type api struct {
 // env, and no AUTH_FILE (every request is the local admin, and writes
 // are not rate-limited), and waits until it is ready.
 func (b *bench) startAPI(ctx context.Context, env ...string) (*api, error) {
-	p, err := startProcess("api", b.bin.api, append([]string{"ADDR=127.0.0.1:0"}, env...))
+	p, err := startProcess("api", b.bin.api, append(append([]string{"ADDR=127.0.0.1:0"}, env...), b.programProfile("api")...))
 	if err != nil {
 		return nil, err
 	}
@@ -231,9 +235,9 @@ type projectorProc struct {
 // read store at dbURL, its metrics on a free loopback port, and returns
 // once it has connected to both and migrated the read store.
 func (b *bench) startProjector(ctx context.Context, natsURL, dbURL string) (*projectorProc, error) {
-	p, err := startProcess("projector", b.bin.projector, []string{
+	p, err := startProcess("projector", b.bin.projector, append([]string{
 		"NATS_URL=" + natsURL, "DATABASE_URL=" + dbURL, "METRICS_ADDR=127.0.0.1:0",
-	})
+	}, b.programProfile("projector")...))
 	if err != nil {
 		return nil, err
 	}

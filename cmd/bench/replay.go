@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/failforward/failforward/internal/readstore"
 )
 
 // Targets of the replay scenario.
 const (
-	replayMinRate      = 30_000    // events/s, both read stores
-	replayMinShare     = 0.50      // of the raw insert, Postgres
+	replayMinShare     = 0.50      // of the raw insert, both read stores
 	replayMaxPeakBytes = 200 << 20 // peak memory of the projector, Postgres
 )
 
@@ -27,6 +29,14 @@ func (b *bench) replayScenario(ctx context.Context) error {
 		b.rep.skip("replay/pg", "events/s and peak memory into Postgres", 3, "DATABASE_URL is not set")
 	}
 	return eachDialect("replay", (*bench).replay)(b, ctx)
+}
+
+// rawName names the raw insert into a store of dialect d.
+func rawName(d readstore.Dialect) string {
+	if d == readstore.Postgres {
+		return "raw COPY"
+	}
+	return "raw INSERT"
 }
 
 func (b *bench) replay(ctx context.Context, d readstore.Dialect) error {
@@ -45,15 +55,14 @@ func (b *bench) replay(ctx context.Context, d readstore.Dialect) error {
 	}
 	rate := float64(data.last) / res.took.Seconds()
 	rawRate := float64(data.last) / rawTook.Seconds()
-	targets := []target{atLeast(replayMinRate, perSecond)}
+	targets := []target{shareOfBaseline(replayMinShare)}
 	memory := []target(nil)
 	if d == readstore.Postgres {
-		targets = append([]target{shareOfBaseline(replayMinShare)}, targets...)
 		memory = []target{below(replayMaxPeakBytes, bytesUnit)}
 	}
 	b.rep.add(figure{
 		scenario: name, name: fmt.Sprintf("projector replay, %s events", thousands(float64(data.last))),
-		value: rate, unit: perSecond, base: &baseline{"raw INSERT", rawRate}, targets: targets,
+		value: rate, unit: perSecond, base: &baseline{rawName(d), rawRate}, targets: targets,
 		note: fmt.Sprintf("%.1fs; raw wrote the same %s rows in %.1fs; projector: %s",
 			res.took.Seconds(), thousands(float64(rows)), rawTook.Seconds(), res.batches),
 	})
@@ -165,19 +174,20 @@ func (b *bench) projectedStore(ctx context.Context, data *dataset, d readstore.D
 	return u, nil
 }
 
-// rawBatch and rawTx size the raw insert: rows per INSERT statement, and
-// rows per transaction (about the rows one 500-event projector batch
-// writes).
+// rawBatch is the rows of one multi-row INSERT in the raw insert into
+// SQLite, and rawChunk the rows gathered from the source before they are
+// written: only the writes are timed.
 const (
 	rawBatch = 500
-	rawTx    = 2000
+	rawChunk = 10_000
 )
 
 // rawInsert copies every read-model row of the read store at u into a
-// new, migrated read store of the same dialect, with multi-row INSERTs of
-// rawBatch rows committed every rawTx rows, and returns how many rows it
-// wrote and the time the writes took: reading the rows from the source
-// is not counted.
+// new, migrated read store of the same dialect, the fastest way each
+// store takes rows: COPY on Postgres, multi-row INSERTs of rawBatch rows
+// on SQLite, one transaction per table. It returns how many rows it wrote
+// and the time the writes and commits took: reading the rows from the
+// source is not counted.
 func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (int, time.Duration, error) {
 	from, err := readstore.Open(ctx, u)
 	if err != nil {
@@ -194,6 +204,14 @@ func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (i
 		return 0, 0, err
 	}
 	defer to.Close()
+	var pg *sql.DB
+	if d == readstore.Postgres {
+		// COPY straight through the driver, with nothing of ours on top.
+		if pg, err = sql.Open("postgres", rawURL); err != nil {
+			return 0, 0, err
+		}
+		defer pg.Close()
+	}
 	tables, err := tablesOf(ctx, from)
 	if err != nil {
 		return 0, 0, err
@@ -203,7 +221,12 @@ func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (i
 		spent time.Duration
 	)
 	for _, table := range tables {
-		n, took, err := copyTable(ctx, from, to, table)
+		n, took, err := copyTable(ctx, from, table, func(cols []string) (rawWriter, error) {
+			if pg != nil {
+				return newCopyWriter(ctx, pg, table, cols)
+			}
+			return newInsertWriter(ctx, to, table, cols)
+		})
 		if err != nil {
 			return 0, 0, fmt.Errorf("table %s: %w", table, err)
 		}
@@ -213,7 +236,15 @@ func (b *bench) rawInsert(ctx context.Context, u string, d readstore.Dialect) (i
 	return total, spent, nil
 }
 
-func copyTable(ctx context.Context, from, to *readstore.DB, table string) (int, time.Duration, error) {
+// rawWriter writes the rows of one table in one transaction.
+type rawWriter interface {
+	write(rows [][]any) error
+	// commit ends the writes and commits them; rollback gives them up.
+	commit() error
+	rollback()
+}
+
+func copyTable(ctx context.Context, from *readstore.DB, table string, open func(cols []string) (rawWriter, error)) (int, time.Duration, error) {
 	query := "SELECT * FROM " + table
 	if from.Dialect == readstore.Postgres {
 		// Generated columns (the search documents' tsvectors) take no value.
@@ -233,18 +264,26 @@ func copyTable(ctx context.Context, from, to *readstore.DB, table string) (int, 
 	if err != nil {
 		return 0, 0, err
 	}
-	ins := &inserter{db: to, table: table, cols: cols}
 	var (
 		batch   [][]any
 		spent   time.Duration
 		written int
 	)
-	// The rows of a transaction are gathered first, and only the writes
-	// are timed.
-	write := func() error {
+	timed := func(f func() error) error {
 		start := time.Now()
-		err := ins.writeTx(ctx, batch)
+		err := f()
 		spent += time.Since(start)
+		return err
+	}
+	var w rawWriter
+	if err := timed(func() (err error) { w, err = open(cols); return err }); err != nil {
+		return 0, 0, err
+	}
+	defer w.rollback()
+	// The rows of a chunk are gathered first, and only the writes are
+	// timed.
+	write := func() error {
+		err := timed(func() error { return w.write(batch) })
 		written += len(batch)
 		batch = batch[:0]
 		return err
@@ -258,7 +297,7 @@ func copyTable(ctx context.Context, from, to *readstore.DB, table string) (int, 
 		if err := rows.Scan(ptrs...); err != nil {
 			return 0, 0, err
 		}
-		if batch = append(batch, vals); len(batch) == rawTx {
+		if batch = append(batch, vals); len(batch) == rawChunk {
 			if err := write(); err != nil {
 				return 0, 0, err
 			}
@@ -267,16 +306,58 @@ func copyTable(ctx context.Context, from, to *readstore.DB, table string) (int, 
 	if err := rows.Err(); err != nil {
 		return 0, 0, err
 	}
-	if len(batch) > 0 {
-		if err := write(); err != nil {
-			return 0, 0, err
-		}
+	if err := write(); err != nil {
+		return 0, 0, err
 	}
-	return written, spent, nil
+	return written, spent, timed(w.commit)
 }
 
-// inserter writes rows into one table with multi-row INSERTs.
-type inserter struct {
+// copyWriter writes rows with Postgres's COPY, through lib/pq.
+type copyWriter struct {
+	ctx context.Context
+	tx  *sql.Tx
+	st  *sql.Stmt
+}
+
+func newCopyWriter(ctx context.Context, db *sql.DB, table string, cols []string) (*copyWriter, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return &copyWriter{ctx: ctx, tx: tx, st: st}, nil
+}
+
+func (w *copyWriter) write(rows [][]any) error {
+	for _, r := range rows {
+		if _, err := w.st.ExecContext(w.ctx, r...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *copyWriter) commit() error {
+	// Without arguments, Exec ends the COPY and reports how it went.
+	if _, err := w.st.ExecContext(w.ctx); err != nil {
+		return err
+	}
+	if err := w.st.Close(); err != nil {
+		return err
+	}
+	return w.tx.Commit()
+}
+
+func (w *copyWriter) rollback() { _ = w.tx.Rollback() }
+
+// insertWriter writes rows with multi-row INSERTs of rawBatch rows.
+type insertWriter struct {
+	ctx   context.Context
+	tx    *readstore.Tx
 	db    *readstore.DB
 	table string
 	cols  []string
@@ -284,34 +365,40 @@ type inserter struct {
 	args  []any
 }
 
-// writeTx inserts rows in one transaction, rawBatch rows per statement.
-func (ins *inserter) writeTx(ctx context.Context, rows [][]any) error {
-	tx, err := ins.db.Begin(ctx)
+func newInsertWriter(ctx context.Context, db *readstore.DB, table string, cols []string) (*insertWriter, error) {
+	tx, err := db.Begin(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer tx.Rollback()
+	return &insertWriter{ctx: ctx, tx: tx, db: db, table: table, cols: cols}, nil
+}
+
+func (w *insertWriter) write(rows [][]any) error {
 	for chunk := range slices.Chunk(rows, rawBatch) {
-		ins.args = ins.args[:0]
+		w.args = w.args[:0]
 		for _, r := range chunk {
-			ins.args = append(ins.args, r...)
+			w.args = append(w.args, r...)
 		}
-		if _, err := tx.ExecContext(ctx, ins.statement(len(chunk)), ins.args...); err != nil {
+		if _, err := w.tx.ExecContext(w.ctx, w.statement(len(chunk)), w.args...); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
-func (ins *inserter) statement(rows int) string {
-	if rows == rawBatch && ins.full != "" {
-		return ins.full
+func (w *insertWriter) commit() error { return w.tx.Commit() }
+
+func (w *insertWriter) rollback() { _ = w.tx.Rollback() }
+
+func (w *insertWriter) statement(rows int) string {
+	if rows == rawBatch && w.full != "" {
+		return w.full
 	}
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ins.cols)), ", ") + ")"
-	q := ins.db.Rebind("INSERT INTO " + ins.table + " (" + strings.Join(ins.cols, ", ") + ") VALUES " +
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(w.cols)), ", ") + ")"
+	q := w.db.Rebind("INSERT INTO " + w.table + " (" + strings.Join(w.cols, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(one+", ", rows), ", "))
 	if rows == rawBatch {
-		ins.full = q
+		w.full = q
 	}
 	return q
 }

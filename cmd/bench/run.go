@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (a few minutes); misses do not fail it")
 	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild, growth)")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the bench's own work in each scenario into this directory")
+	profile := fs.String("cpuprofile", "", "write CPU profiles into this directory: the bench's own work in each scenario, and each api and projector it starts")
 	keep := fs.Bool("keep", false, "keep the temporary directory and the Postgres databases, and print where they are, for a look at what missed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bench [-quick] [-run regexp] [-cpuprofile dir] [-keep]\n\n"+
@@ -151,6 +151,10 @@ type bench struct {
 	// projected holds, per dialect, a read store with data applied, and
 	// how long the projector took to apply it from empty.
 	projected map[readstore.Dialect]projected
+	// scenario is the scenario running, and started counts the programs
+	// started in it: they name the programs' own CPU profiles.
+	scenario string
+	started  int
 }
 
 type projected struct {
@@ -244,6 +248,7 @@ func runBench(ctx context.Context, opts options, out io.Writer) (*report, error)
 // profiled runs fn under a CPU profile written to the profile directory,
 // when there is one.
 func (b *bench) profiled(name string, fn func() error) error {
+	b.scenario, b.started = name, 0
 	if b.opts.profileDir == "" {
 		return fn()
 	}
@@ -257,6 +262,18 @@ func (b *bench) profiled(name string, fn func() error) error {
 	}
 	defer pprof.StopCPUProfile()
 	return fn()
+}
+
+// programProfile is the setting that has a program about to start, name,
+// write its own CPU profile into the profile directory (as
+// <scenario>.<n>.<name>.cpu.pprof) when there is one.
+func (b *bench) programProfile(name string) []string {
+	if b.opts.profileDir == "" {
+		return nil
+	}
+	b.started++
+	file := fmt.Sprintf("%s.%d.%s.cpu.pprof", b.scenario, b.started, strings.ReplaceAll(name, " ", "-"))
+	return []string{"CPU_PROFILE=" + filepath.Join(b.opts.profileDir, file)}
 }
 
 // dialects lists the read stores a scenario runs against: Postgres when

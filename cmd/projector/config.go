@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/profiling"
 	"github.com/failforward/failforward/internal/projector"
 	"github.com/failforward/failforward/internal/telemetry"
 )
@@ -33,6 +34,9 @@ type config struct {
 	// projectors sharing a read store the active one (LEASE_DURATION,
 	// LEASE_RENEWAL).
 	LeaseDuration, LeaseRenewal time.Duration
+	// CPUProfile is a file to write a CPU profile of the whole run into
+	// (CPU_PROFILE), for `go tool pprof`.
+	CPUProfile string
 }
 
 // parseConfig reads the environment, then the flags of the command name
@@ -43,6 +47,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		DatabaseURL: getenv("DATABASE_URL"),
 		MetricsAddr: envOr(getenv, "METRICS_ADDR", "127.0.0.1:9090"),
 		LogFormat:   envOr(getenv, "LOG_FORMAT", "text"),
+		CPUProfile:  getenv("CPU_PROFILE"),
 	}
 	replicas, err := events.ParseReplicas(getenv("STREAM_REPLICAS"))
 	if err != nil {
@@ -81,6 +86,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		fs.DurationVar(&c.LeaseRenewal, "lease-renewal", c.LeaseRenewal, "how often the active projector renews its lease and a standby tries to take it; shorter than -lease-duration (LEASE_RENEWAL)")
 	}
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the whole run into this file, for go tool pprof (CPU_PROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -135,6 +141,20 @@ func (c config) redactedNATSURL() string {
 		urls[i] = u.String()
 	}
 	return strings.Join(urls, ",")
+}
+
+// profile starts the CPU profile CPUProfile names, if any; run and
+// rebuild call the returned function as they return.
+func (c config) profile(log *slog.Logger) (stop func(), err error) {
+	end, err := profiling.StartCPU(c.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := end(); err != nil {
+			log.Error("write the cpu profile", "err", err)
+		}
+	}, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

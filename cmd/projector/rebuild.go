@@ -18,6 +18,11 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	log := cfg.logger(stderr)
+	stopProfile, err := cfg.profile(log)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	nc, err := connect(ctx, cfg, stdout)
 	if err != nil {
 		return err

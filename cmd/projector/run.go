@@ -43,6 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := cfg.logger(stderr)
+	stopProfile, err := cfg.profile(log)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	stopTracing, err := telemetry.Setup(ctx, "failforward-projector", getenv, log)
 	if err != nil {
 		return err
