@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -275,4 +276,60 @@ func readEvents(t *testing.T, a *app, token, end string) string {
 	}
 	t.Fatalf("the event stream ended before the event of %s: %v\n%s", end, sc.Err(), b.String())
 	return ""
+}
+
+// TestStoryRevisionsFollowAccess widens a team story of another team to
+// everyone: a member and a viewer of growth then read the story, but not
+// what it said while it was that team's, on the API and on its page,
+// while a lead and an admin read both. Once retracted, it is gone with
+// its versions for everyone.
+func TestStoryRevisionsFollowAccess(t *testing.T) {
+	a := startAuthed(t)
+	admin := a.as(experiments.RoleAdmin)
+	x := a.seed("search", experiments.VisibilityOrg, "concluded", "Open search failure")
+	id := a.must(201, "POST", "/v1/stories", map[string]any{"team": "search", "title": secret + "-as told to the team",
+		"learned": "l", "experiment_ids": []string{x}, "visibility": "team"}, admin...)["id"].(string)
+	widened := a.must(200, "PATCH", "/v1/stories/"+id, map[string]any{"title": "Told to everyone", "visibility": "org"}, admin...)
+	pos := "?min_position=" + position(widened)
+	pages := map[experiments.Role]*webClient{}
+	for _, c := range []struct {
+		role experiments.Role
+		sees bool
+	}{{experiments.RoleMember, false}, {experiments.RoleViewer, false}, {experiments.RoleLead, true}, {experiments.RoleAdmin, true}} {
+		r := a.do("GET", "/v1/stories/"+id+pos, nil, a.as(c.role)...)
+		var got struct {
+			Title     string `json:"title"`
+			Revisions []struct {
+				Version   int    `json:"version"`
+				WrittenBy string `json:"written_by"`
+				Title     string `json:"title"`
+			} `json:"revisions"`
+		}
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got.Title != "Told to everyone" || got.Revisions == nil {
+			t.Fatalf("%s GET the widened story = %d %s", c.role, r.status, r.body)
+		}
+		if seen := len(got.Revisions) == 1; seen != c.sees || strings.Contains(string(r.body), secret) != c.sees {
+			t.Errorf("%s reads the team's version = %v, want %v: %s", c.role, seen, c.sees, r.body)
+		} else if seen && (got.Revisions[0].Version != 1 || got.Revisions[0].WrittenBy != "admin-ada") {
+			t.Errorf("%s reads the first version as %+v, want version 1 by admin-ada", c.role, got.Revisions[0])
+		}
+		pages[c.role] = newWebClient(t, a.app)
+		pages[c.role].signIn(a.tokens[c.role], "/")
+		page := pages[c.role].get("/stories/" + id)
+		if body := string(page.body); page.status != http.StatusOK || strings.Contains(body, secret) != c.sees ||
+			strings.Contains(body, "Earlier versions") != c.sees {
+			t.Errorf("%s's page of the widened story = %d, shows the team's version: %v, want %v:\n%s",
+				c.role, page.status, strings.Contains(body, secret), c.sees, body)
+		}
+	}
+	gone := a.must(200, "POST", "/v1/stories/"+id+"/retract", nil, admin...)
+	for role, web := range pages {
+		if r := a.do("GET", "/v1/stories/"+id+"?min_position="+position(gone), nil, a.as(role)...); r.status != http.StatusNotFound ||
+			strings.Contains(string(r.body), secret) {
+			t.Errorf("%s GET the retracted story = %d %s, want 404", role, r.status, r.body)
+		}
+		if r := web.get("/stories/" + id); r.status != http.StatusNotFound || strings.Contains(string(r.body), secret) {
+			t.Errorf("%s's page of the retracted story = %d, want 404", role, r.status)
+		}
+	}
 }

@@ -183,6 +183,8 @@ var componentTypes = map[string]reflect.Type{
 	"RetractStory":       reflect.TypeFor[experiments.RetractStory](),
 	"Story":              reflect.TypeFor[experiments.Story](),
 	"StoryPage":          reflect.TypeFor[readmodel.StoryPage](),
+	"StoryDetail":        reflect.TypeFor[readmodel.StoryDetail](),
+	"StoryVersion":       reflect.TypeFor[readmodel.StoryVersion](),
 }
 
 // jsonNames returns the JSON member names of a struct type as
@@ -208,14 +210,36 @@ func jsonNames(t reflect.Type) []string {
 	return out
 }
 
+// openAPISchema is what TestOpenAPISchemasMatchGoTypes reads of a schema:
+// its properties, and those of the schemas it is allOf.
+type openAPISchema struct {
+	Ref        string          `yaml:"$ref"`
+	Properties map[string]any  `yaml:"properties"`
+	AllOf      []openAPISchema `yaml:"allOf"`
+}
+
+// properties lists the property names of s, those of its allOf parts
+// (references to other schemas resolved) included.
+func (s openAPISchema) properties(schemas map[string]openAPISchema) []string {
+	if name, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+		return schemas[name].properties(schemas)
+	}
+	var out []string
+	for p := range s.Properties {
+		out = append(out, p)
+	}
+	for _, part := range s.AllOf {
+		out = append(out, part.properties(schemas)...)
+	}
+	return out
+}
+
 // TestOpenAPISchemasMatchGoTypes fails when a request or response type
 // gains or loses a field and openapi.yaml does not follow.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	var doc struct {
 		Components struct {
-			Schemas map[string]struct {
-				Properties map[string]any `yaml:"properties"`
-			} `yaml:"schemas"`
+			Schemas map[string]openAPISchema `yaml:"schemas"`
 		} `yaml:"components"`
 	}
 	if err := yaml.Unmarshal(openAPIBytes(t), &doc); err != nil {
@@ -227,10 +251,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			t.Errorf("openapi.yaml has no schema %s for %s", name, typ)
 			continue
 		}
-		var props []string
-		for p := range s.Properties {
-			props = append(props, p)
-		}
+		props := s.properties(doc.Components.Schemas)
 		slices.Sort(props)
 		if got := jsonNames(typ); !slices.Equal(got, props) {
 			t.Errorf("schema %s has properties %v; %s has JSON fields %v", name, props, typ, got)

@@ -65,15 +65,15 @@ func (s *Server) handleListStories(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleGetStory answers one story the caller may see; a hidden or
-// retracted story is not found.
+// handleGetStory answers one story the caller may see, with the earlier
+// versions the caller may see; a hidden or retracted story is not found.
 func (s *Server) handleGetStory(w http.ResponseWriter, r *http.Request) {
-	query(s, w, r, func(v readmodel.Viewer) (experiments.Story, error) {
+	query(s, w, r, func(v readmodel.Viewer) (readmodel.StoryDetail, error) {
 		id, err := pathID(r, "story")
 		if err != nil {
-			return experiments.Story{}, err
+			return readmodel.StoryDetail{}, err
 		}
-		st, err := s.queries.Story(r.Context(), v, id)
+		st, err := s.queries.StoryWithRevisions(r.Context(), v, id)
 		if err == nil {
 			w.Header().Set("ETag", etag(st.Version))
 		}

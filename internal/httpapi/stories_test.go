@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/failforward/failforward/internal/experiments"
+	"github.com/failforward/failforward/internal/readmodel"
 )
 
 func publishStory(t *testing.T, svc *experiments.Service, team, visibility string, xs ...string) experiments.Story {
@@ -70,5 +72,32 @@ func TestEventStreamHidesTeamStories(t *testing.T) {
 				t.Errorf("%s got %d and %d events of the team stories, want 3 and 2", tt.viewer, seen[teamStory.ID], seen[aboutSecret.ID])
 			}
 		})
+	}
+}
+
+// TestGetStoryAnswersItsEarlierVersions reads a revised story and one
+// never revised, each answer checked against openapi.yaml: the first
+// comes with what it said as published, the second with no versions.
+func TestGetStoryAnswersItsEarlierVersions(t *testing.T) {
+	f := startContractAPI(t, time.Minute)
+	c := &checkedAPI{contractAPI: f, t: t, v: openAPIValidator(t), succeeded: map[string]bool{}}
+	x := registerExperiment(t, f.svc, "growth", "org")
+	revised, plain := publishStory(t, f.svc, "growth", "org", x.ID), publishStory(t, f.svc, "growth", "org", x.ID)
+	title := "told again"
+	if _, err := f.svc.ReviseStory(context.Background(), testMeta, revised.ID, experiments.ReviseStory{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	f.project(t)
+	got := decodeBody[readmodel.StoryDetail](t, c.send(call{method: "GET", path: "/v1/stories/" + revised.ID, token: f.outsider, want: 200}))
+	if got.Title != title || len(got.Revisions) != 1 {
+		t.Fatalf("GET the revised story = %q with %d earlier versions, want %q with one", got.Title, len(got.Revisions), title)
+	}
+	if v := got.Revisions[0]; v.Version != 1 || v.Title != "story of growth" || v.Learned != "a lesson" || v.WrittenBy != testMeta.Actor ||
+		!v.WrittenAt.Equal(revised.PublishedAt.Truncate(time.Microsecond)) {
+		t.Errorf("earlier version = %+v, want the story as %s published it at %s", v, testMeta.Actor, revised.PublishedAt)
+	}
+	body := c.send(call{method: "GET", path: "/v1/stories/" + plain.ID, token: f.outsider, want: 200})
+	if !strings.Contains(string(body), `"revisions":[]`) {
+		t.Errorf("a story never revised answers %s, want no earlier versions", body)
 	}
 }

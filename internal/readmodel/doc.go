@@ -38,8 +38,16 @@
 // in tables of their own. A story is visible as an experiment is, on its
 // own team and visibility, and only when the viewer may also see every
 // experiment it is about; a retracted story keeps its row and is in no
-// page or count. Events of aggregates the read model does not project
-// (webhooks) are passed over, neither applied nor skipped.
+// page or count. Every version a story's publication and revisions
+// wrote is kept in story_versions (migration 0010), with the visibility
+// and experiments it had: a story's earlier versions are shown to a
+// reader who may see the story and may also see each version as it was.
+// Events of aggregates the read model does not project (webhooks) are
+// passed over, neither applied nor skipped.
+//
+// Skills are filtered by experiments.SkillKey, which learning_skills
+// keeps beside each spelling (skill_key): the learnings library and the
+// stories feed find "UX", " ux" and "Ux " alike.
 //
 // # Search
 //
@@ -137,7 +145,9 @@
 //
 // A read store migrated with data in it has no figures yet: a row in
 // figure_backfill says so, and the next batch computes them from the rows
-// in its transaction.
+// in its transaction. Likewise read_model_backfill (migration 0010) names
+// the story versions, which the next batch folds from the history table's
+// story events, and the skill keys, which it computes from the spellings.
 //
 // The cells are keyed by month, which leaves room for figures as of a
 // past date: those up to the end of March are the cells up to March.

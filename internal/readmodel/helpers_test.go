@@ -177,6 +177,7 @@ var readModelTables = []struct{ name, order string }{
 	{"stories", "id"},
 	{"story_experiments", "story_id, experiment_id"},
 	{"story_helped", "story_id, actor"},
+	{"story_versions", "story_id, position"},
 	{"history", "position"},
 	{"figure_cells", "month, team, visibility"},
 	{"failure_feeds", "failure_id, innovation_id, requires"},
@@ -185,6 +186,7 @@ var readModelTables = []struct{ name, order string }{
 	{"skill_cells", "month, team, visibility, skill_key"},
 	{"team_skill_first", "team, skill_key, visibility"},
 	{"story_figures", "item, requires"},
+	{"read_model_backfill", "item"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/experiments"
 )
 
 type projectionTables struct {
@@ -22,7 +23,7 @@ func newProjectionTables() projectionTables {
 		tags:        newTableSpec("experiment_tags", []string{"experiment_id", "tag"}, "experiment_id"),
 		edges:       newTableSpec("experiment_edges", []string{"experiment_id", "builds_on_id"}, ""),
 		learnings:   newTableSpec("learnings", columnList(learningColumns), ""),
-		skills:      newTableSpec("learning_skills", []string{"learning_id", "skill"}, ""),
+		skills:      newTableSpec("learning_skills", []string{"learning_id", "skill", "skill_key"}, ""),
 		innovations: newTableSpec("innovations", columnList(innovationColumns), "id"),
 		links:       newTableSpec("innovation_links", columnList(linkColumns), "innovation_id"),
 		history:     newTableSpec("history", columnList(historyColumns), ""),
@@ -144,8 +145,15 @@ func (p *Projection) write(ctx context.Context, tx *batchTx, b *batch) error {
 	// that size serves every table.
 	w := &batchWriter{tx: tx, t: t, b: b,
 		rows: make([]any, 0, max(len(b.dirtyExperiments)*len(t.experiments.columns), len(b.history)*len(t.history.columns)))}
+	var err error
+	if w.backfill, err = readBackfill(ctx, tx); err != nil {
+		return err
+	}
+	// The story versions follow the history, from which a backfill reads
+	// them.
 	for _, step := range []func(context.Context) error{
 		w.experiments, w.tags, w.edges, w.learnings, w.innovations, w.links, w.stories, w.history,
+		w.storyVersions, w.skillKeys,
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -161,6 +169,8 @@ type batchWriter struct {
 	t    *projectionTables
 	b    *batch
 	rows []any
+	// backfill names what read_model_backfill says is left to fill.
+	backfill map[string]bool
 }
 
 func (w *batchWriter) experiments(ctx context.Context) error {
@@ -216,7 +226,7 @@ func (w *batchWriter) learnings(ctx context.Context) error {
 	for _, l := range w.b.learnings {
 		w.rows = l.appendValues(w.rows)
 		for _, s := range distinct(l.Skills) {
-			skills = append(skills, dbText(l.ID), dbText(s))
+			skills = append(skills, dbText(l.ID), dbText(s), dbText(experiments.SkillKey(s)))
 		}
 	}
 	if err := w.tx.insert(ctx, w.t.learnings, w.rows); err != nil {

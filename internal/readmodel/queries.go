@@ -370,7 +370,9 @@ type LearningFilter struct {
 	// search.go): with any words in it, the learnings that have them all,
 	// best match first.
 	Q string
-	// Skill matches one of the learning's skills, ignoring case.
+	// Skill matches one of the learning's skills, compared by
+	// experiments.SkillKey (ignoring case and spacing); an unknown skill
+	// matches nothing, and a blank one does not filter.
 	Skill string
 	// Team is the team of the experiment that taught it.
 	Team string
@@ -403,9 +405,9 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		where = append(where, "e.team = ?")
 		args = append(args, f.Team)
 	}
-	if f.Skill != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM learning_skills s WHERE s.learning_id = l.id AND LOWER(s.skill) = ?)")
-		args = append(args, strings.ToLower(f.Skill))
+	if key := experiments.SkillKey(f.Skill); key != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM learning_skills s WHERE s.learning_id = l.id AND s.skill_key = ?)")
+		args = append(args, key)
 	}
 	if f.Outcome == experiments.StatusAbandoned {
 		where = append(where, "e.status = ?")

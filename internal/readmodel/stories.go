@@ -19,7 +19,7 @@ type StoryFilter struct {
 	ByLeads bool
 	// Skill keeps the stories about an experiment with a learning that
 	// names the skill, compared by experiments.SkillKey. An unknown skill
-	// matches nothing.
+	// matches nothing, and a blank one does not filter.
 	Skill string
 	// ExperimentID keeps the stories about that experiment.
 	ExperimentID string
@@ -72,14 +72,9 @@ func (q *Queries) Stories(ctx context.Context, v Viewer, f StoryFilter) (StoryPa
 	if f.ExperimentID != "" {
 		add("EXISTS (SELECT 1 FROM story_experiments sx WHERE sx.story_id = s.id AND sx.experiment_id = ?)", f.ExperimentID)
 	}
-	if f.Skill != "" {
-		skills, err := q.skillSpellings(ctx, f.Skill)
-		if err != nil || len(skills) == 0 {
-			return StoryPage{Items: []experiments.Story{}}, err
-		}
+	if key := experiments.SkillKey(f.Skill); key != "" {
 		add("EXISTS (SELECT 1 FROM story_experiments sk JOIN learnings l ON l.experiment_id = sk.experiment_id"+
-			" JOIN learning_skills ls ON ls.learning_id = l.id WHERE sk.story_id = s.id AND ls.skill IN ("+
-			placeholders(len(skills))+"))", anys(skills)...)
+			" JOIN learning_skills ls ON ls.learning_id = l.id WHERE sk.story_id = s.id AND ls.skill_key = ?)", key)
 	}
 	if f.Cursor != "" {
 		k, err := decodeCursor(f.Cursor)
@@ -106,24 +101,6 @@ func (q *Queries) Stories(ctx context.Context, v Viewer, f StoryFilter) (StoryPa
 		page.Items = append(page.Items, rows[i].story(nil))
 	}
 	return page, nil
-}
-
-// skillSpellings returns every spelling of skill that learnings use:
-// those with the same experiments.SkillKey. Skills are few, so reading
-// them all is cheaper than keeping a folded copy of each in the tables.
-func (q *Queries) skillSpellings(ctx context.Context, skill string) ([]string, error) {
-	var all []string
-	if err := q.db.SelectContext(ctx, &all, "SELECT DISTINCT skill FROM learning_skills"); err != nil {
-		return nil, fmt.Errorf("list skills: %w", err)
-	}
-	key := experiments.SkillKey(skill)
-	var out []string
-	for _, s := range all {
-		if experiments.SkillKey(s) == key {
-			out = append(out, s)
-		}
-	}
-	return out, nil
 }
 
 // Story returns one story that v may see. A retracted story is not

@@ -14,8 +14,9 @@ import (
 
 // The projection of failure stories: the stories table holds each story's
 // state as experiments.Story.Apply folds it, story_experiments the
-// experiments it is about, and story_helped the readers who marked it
-// helpful, once each.
+// experiments it is about, story_helped the readers who marked it
+// helpful, once each, and story_versions every version its publication
+// and revisions wrote (story_versions.go).
 
 const storyColumns = `id, team, title, tried, went_wrong, learned, differently, experiment_ids, visibility,
 	author, author_role, published_at, revised_at, retracted, retracted_at, retract_reason, helped, version, position`
@@ -119,6 +120,7 @@ type storyBatch struct {
 	// whose figures a new list or a retraction changes.
 	linkedBefore map[string][]string
 	helped       []any // new story_helped rows, as values
+	versions     []any // new story_versions rows, as values
 }
 
 func newStoryBatch() *storyBatch {
@@ -152,8 +154,12 @@ func (b *storyBatch) apply(ev *events.Recorded, payload any) string {
 	if s.Helped > before {
 		b.helped = append(b.helped, dbText(id), dbText(ev.Actor), int64(ev.Sequence))
 	}
-	if rev, ok := payload.(*events.StoryRevisedV1); publication || (ok && rev.ExperimentIDs != nil) {
+	rev, revision := payload.(*events.StoryRevisedV1)
+	if publication || (revision && rev.ExperimentIDs != nil) {
 		b.relinked[id] = true
+	}
+	if publication || revision {
+		b.versions = appendVersion(b.versions, &s, ev)
 	}
 	row.setState(&s)
 	b.rows[id] = row

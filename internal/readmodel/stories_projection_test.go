@@ -86,7 +86,7 @@ func TestStoryReplayIsDeterministic(t *testing.T) {
 	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
 		plain := readstoretest.Open(t, d)
 		mustApply(t, plain, old)
-		for _, tb := range []string{"stories", "story_experiments", "story_helped"} {
+		for _, tb := range []string{"stories", "story_experiments", "story_helped", "story_versions"} {
 			if rows := dump(t, plain)[tb]; len(rows) != 0 {
 				t.Errorf("%s after a stream without stories: %d rows, want none", tb, len(rows))
 			}
@@ -94,9 +94,10 @@ func TestStoryReplayIsDeterministic(t *testing.T) {
 		whole := readstoretest.Open(t, d)
 		mustApply(t, whole, evs)
 		want := dump(t, whole)
-		if len(want["stories"]) < 20 || len(want["story_helped"]) == 0 || len(want["story_experiments"]) < len(want["stories"]) {
-			t.Fatalf("stream is too thin: %d stories, %d marks, %d links",
-				len(want["stories"]), len(want["story_helped"]), len(want["story_experiments"]))
+		if len(want["stories"]) < 20 || len(want["story_helped"]) == 0 || len(want["story_experiments"]) < len(want["stories"]) ||
+			len(want["story_versions"]) <= len(want["stories"]) {
+			t.Fatalf("stream is too thin: %d stories, %d marks, %d links, %d versions",
+				len(want["stories"]), len(want["story_helped"]), len(want["story_experiments"]), len(want["story_versions"]))
 		}
 		r := rand.New(rand.NewPCG(4, 5))
 		var random []int

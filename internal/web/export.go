@@ -61,7 +61,8 @@ func (h *Handler) handleExportFigures(w http.ResponseWriter, r *http.Request) {
 	cw.Write([]string{"period", "team", "registered", "started", "concluded", "succeeded", "failed", "inconclusive",
 		"abandoned", "outcome_revisions", "win_rate", "failure_rate", "failures_fed", "failure_yield",
 		"learning_latency_days_median", "cycle_time_days_median", "velocity_per_week", "learnings_recorded",
-		"learned_and_decided", "learning_rate", "failures_with_learnings", "openness_learnings"})
+		"learned_and_decided", "learning_rate", "failures_with_learnings", "openness_learnings", "failures_with_stories",
+		"openness_stories", "stories_by_leads"})
 	for _, m := range rep.Periods {
 		t := m.Team
 		if t == readmodel.AllTeams {
@@ -76,7 +77,8 @@ func (h *Handler) handleExportFigures(w http.ResponseWriter, r *http.Request) {
 			strconv.Itoa(m.FailuresFed), floatCell(m.FailureYield), floatCell(m.LearningLatencyDaysMedian),
 			floatCell(m.CycleTimeDaysMedian), strconv.FormatFloat(m.VelocityPerWeek, 'f', 4, 64), strconv.Itoa(m.LearningsRecorded),
 			strconv.Itoa(m.LearnedAndDecided), floatCell(m.LearningRate), strconv.Itoa(m.FailuresWithLearnings),
-			floatCell(m.OpennessLearnings)})
+			floatCell(m.OpennessLearnings), strconv.Itoa(m.FailuresWithStories), floatCell(m.OpennessStories),
+			strconv.Itoa(m.StoriesByLeads)})
 	}
 	cw.Flush()
 }

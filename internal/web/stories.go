@@ -89,6 +89,9 @@ func (h *Handler) handleStories(w http.ResponseWriter, r *http.Request) {
 
 type storyData struct {
 	S experiments.Story
+	// Revisions are the story's earlier versions the reader may see,
+	// oldest first.
+	Revisions []readmodel.StoryVersion
 	// Linked are the experiments the story is about.
 	Linked []ref
 	// Helped is set when the reader has marked the story already.
@@ -108,17 +111,18 @@ func (h *Handler) showStory(w http.ResponseWriter, r *http.Request, status int, 
 	pos := h.position(r.Context())
 	id, err := pathID(r)
 	v := h.viewer(r)
-	var s experiments.Story
+	var detail readmodel.StoryDetail
 	if err == nil {
-		s, err = h.queries.Story(r.Context(), v, id)
+		detail, err = h.queries.StoryWithRevisions(r.Context(), v, id)
 	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	s := detail.Story
 	p := h.principal(r)
 	actor := actorOf(r, p)
-	d := storyData{S: s, Form: f, HelpKey: newKey()}
+	d := storyData{S: s, Revisions: detail.Revisions, Form: f, HelpKey: newKey()}
 	if d.Helped, err = h.queries.StoryHelped(r.Context(), id, actor); err != nil {
 		h.fail(w, r, err)
 		return

@@ -6,11 +6,13 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/failforward/failforward/internal/events"
+	"github.com/failforward/failforward/internal/experiments"
 	"github.com/failforward/failforward/internal/readstore"
 )
 
@@ -174,6 +176,67 @@ func TestExportsAreCSVAndDefuseFormulas(t *testing.T) {
 	}
 	if rows[1][1] != "all teams" || rows[1][6] != "1" {
 		t.Errorf("first figures row = %v, want all teams with one failure", rows[1])
+	}
+}
+
+// TestFiguresCSVCountsStories exports the figures of a known history:
+// in February growth fails twice and core once, a lead tells the story
+// of one of growth's failures that month, a member that of the other in
+// March, and a lead's story of core's failure is retracted. The story
+// columns say what the overview does: the failures with a story, whenever
+// told, over the failures, and the leads' stories in their month.
+func TestFiguresCSVCountsStories(t *testing.T) {
+	e := newEnv(t, readstore.SQLite, testNow)
+	feb, mar := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	g1, g2, c1, won := newID(feb), newID(feb.Add(1)), newID(feb.Add(2)), newID(feb.Add(3))
+	for _, x := range []struct{ id, team, outcome string }{
+		{g1, "growth", experiments.OutcomeFailed}, {g2, "growth", experiments.OutcomeFailed},
+		{c1, "core", experiments.OutcomeFailed}, {won, "growth", experiments.OutcomeSucceeded},
+	} {
+		e.register(x.id, x.team, "Experiment "+x.id, feb)
+		e.conclude(x.id, x.team, x.outcome, feb, feb.Add(24*time.Hour))
+	}
+	story := func(id, team, role string, at time.Time, about string) {
+		e.add(events.StoryPublished, id, team, at, events.StoryPublishedV1{Team: team, Title: "Story " + id, Learned: "l",
+			ExperimentIDs: []string{about}, Visibility: experiments.VisibilityOrg, AuthorRole: role})
+	}
+	story(newID(feb), "growth", "lead", feb.Add(48*time.Hour), g1)
+	story(newID(mar), "growth", "member", mar, g2)
+	gone := newID(feb)
+	story(gone, "core", "lead", feb.Add(48*time.Hour), c1)
+	e.add(events.StoryRetracted, gone, "core", feb.Add(72*time.Hour), events.StoryRetractedV1{})
+	e.apply()
+	c := newClient(t, e.h)
+	for _, tc := range []struct {
+		query string
+		want  map[string][]string // "period team" → failed, failures_with_stories, openness_stories, stories_by_leads
+	}{
+		{"", map[string][]string{
+			"2026-02 all teams": {"3", "2", "0.6667", "1"}, "2026-02 growth": {"2", "2", "1.0000", "1"},
+			"2026-02 core": {"1", "0", "0.0000", "0"},
+		}},
+		{"?team=growth&bucket=quarter", map[string][]string{"2026-Q1 growth": {"2", "2", "1.0000", "1"}}},
+	} {
+		status, _, body := c.get("/export/figures.csv" + tc.query)
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if status != http.StatusOK || err != nil || len(rows) < 2 {
+			t.Fatalf("figures.csv%s = %d (%v):\n%s", tc.query, status, err, body)
+		}
+		col := map[string]int{}
+		for i, name := range rows[0] {
+			col[name] = i
+		}
+		got := map[string][]string{}
+		for _, r := range rows[1:] {
+			got[r[col["period"]]+" "+r[col["team"]]] = []string{r[col["failed"]], r[col["failures_with_stories"]],
+				r[col["openness_stories"]], r[col["stories_by_leads"]]}
+		}
+		for k, want := range tc.want {
+			if !slices.Equal(got[k], want) {
+				t.Errorf("figures.csv%s row %s: failed, failures_with_stories, openness_stories, stories_by_leads = %v, want %v",
+					tc.query, k, got[k], want)
+			}
+		}
 	}
 }
 
