@@ -27,7 +27,7 @@ const (
 	DefaultStream            = "TRACKER"
 	DefaultDeadLetterSubject = "failforward.deadletter"
 	DefaultDeadLetterStream  = "TRACKER_DEADLETTER"
-	DefaultBatchSize         = 2000
+	DefaultBatchSize         = 10000
 	DefaultLeaseDuration     = 3 * time.Second
 	DefaultLeaseRenewal      = time.Second
 )
@@ -51,13 +51,18 @@ type Config struct {
 	DB *readstore.DB
 	// Applier writes the read models. Required.
 	Applier Applier
-	// BatchSize is the most events applied in one transaction; 2,000 by
+	// BatchSize is the most events applied in one transaction; 10,000 by
 	// default. A batch is committed when it is full or when the stream
 	// has nothing more to deliver, so batches fill only while the
 	// projector is behind the stream (an event on a quiet stream is
-	// applied at once), and then larger ones catch up faster: on a 2-core
-	// machine, batches of 2,000 replay about 40% faster than batches of
-	// 500 into Postgres, and 30% faster into SQLite.
+	// applied at once), and then larger ones catch up faster: one
+	// experiment's events lie close together in the stream, so a large
+	// batch writes its row once where small ones write it at each step,
+	// and walks the lineages a batch touched once for all of them. On a
+	// 2-core machine, replaying 200,000 events into Postgres took 40 s in
+	// batches of 2,000, 24 s in batches of 10,000 and 20 s in batches of
+	// 20,000; 10,000 keeps a batch's transaction, about a second, well
+	// inside the lease (DefaultLeaseDuration) that it holds locked.
 	BatchSize int
 	// DeadLetterSubject receives every event the projector skipped, with
 	// the reason in its headers; "failforward.deadletter" by default. It

@@ -238,7 +238,9 @@ func (p *Projector) session(ctx context.Context, l readstore.Lease, nc *nats.Con
 		Conn:            nc,
 		Stream:          p.cfg.Stream,
 		StartSequence:   pos + 1,
-		PullMaxMessages: 2 * p.cfg.BatchSize,
+		// One batch read ahead while the one before applies: enough to
+		// keep a replay busy, and no more held in memory.
+		PullMaxMessages: p.cfg.BatchSize,
 		Logger:          p.cfg.Logger,
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultRebuildBatchSize is RebuildConfig's default batch size.
-const DefaultRebuildBatchSize = 2000
+const DefaultRebuildBatchSize = DefaultBatchSize
 
 // RebuildConfig configures Rebuild.
 type RebuildConfig struct {
@@ -37,9 +37,8 @@ type RebuildConfig struct {
 	// Strict fails the rebuild, leaving the live tables as they were,
 	// when any event is skipped.
 	Strict bool
-	// BatchSize is the most events per transaction; 2,000 by default, as
-	// for the live projector: a rebuild is all replay, and on Postgres
-	// 2,000 events per batch replay about a third faster than 500.
+	// BatchSize is the most events per transaction; DefaultBatchSize by
+	// default, as for the live projector: a rebuild is all replay.
 	BatchSize int
 	// Progress receives the progress of the replay: a bar when it is a
 	// terminal, a line every ProgressInterval (2s by default) otherwise.
