@@ -235,9 +235,9 @@ func (p *Projector) session(ctx context.Context, l readstore.Lease, nc *nats.Con
 		return false, err
 	}
 	sub, err := NewSubscriber(SubscriberConfig{
-		Conn:            nc,
-		Stream:          p.cfg.Stream,
-		StartSequence:   pos + 1,
+		Conn:          nc,
+		Stream:        p.cfg.Stream,
+		StartSequence: pos + 1,
 		// One batch read ahead while the one before applies: enough to
 		// keep a replay busy, and no more held in memory.
 		PullMaxMessages: p.cfg.BatchSize,
