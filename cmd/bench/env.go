@@ -252,10 +252,10 @@ func (b *bench) startProjector(ctx context.Context, natsURL, dbURL string) (*pro
 }
 
 // reach waits until the projector has applied the stream up to pos,
-// reading its metrics every 20ms, and gives each reading to sample when
+// reading its metrics every 100ms, and gives each reading to sample when
 // it is not nil.
 func (p *projectorProc) reach(ctx context.Context, client *http.Client, pos uint64, sample func(map[string]float64)) error {
-	return p.poll(ctx, 20*time.Millisecond, time.Hour, fmt.Sprintf("to reach position %d", pos), func() (bool, error) {
+	return p.poll(ctx, 100*time.Millisecond, time.Hour, fmt.Sprintf("to reach position %d", pos), func() (bool, error) {
 		m, err := scrape(ctx, client, p.metrics)
 		if err != nil {
 			return false, err

@@ -68,7 +68,7 @@ func (b *bench) replay(ctx context.Context, d readstore.Dialect) error {
 	})
 	b.rep.add(figure{
 		scenario: name, name: "projector peak memory (RSS, VmHWM)", value: float64(res.peakRSS), unit: bytesUnit,
-		targets: memory, note: "peak Go heap " + bytesUnit.format(res.peakHeap) + ", sampled from /metrics every 20ms",
+		targets: memory, note: "peak Go heap " + bytesUnit.format(res.peakHeap) + ", sampled from /metrics every 100ms",
 	})
 	return nil
 }
@@ -324,7 +324,11 @@ func newCopyWriter(ctx context.Context, db *sql.DB, table string, cols []string)
 	if err != nil {
 		return nil, err
 	}
-	st, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pq.QuoteIdentifier(c)
+	}
+	st, err := tx.PrepareContext(ctx, "COPY "+pq.QuoteIdentifier(table)+" ("+strings.Join(quoted, ", ")+") FROM STDIN")
 	if err != nil {
 		tx.Rollback()
 		return nil, err

@@ -34,6 +34,9 @@ type config struct {
 	// projectors sharing a read store the active one (LEASE_DURATION,
 	// LEASE_RENEWAL).
 	LeaseDuration, LeaseRenewal time.Duration
+	// BatchSize is the most events applied in one transaction
+	// (BATCH_SIZE); projector.DefaultBatchSize when 0.
+	BatchSize int
 	// CPUProfile is a file to write a CPU profile of the whole run into
 	// (CPU_PROFILE), for `go tool pprof`.
 	CPUProfile string
@@ -70,6 +73,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			}
 		}
 	}
+	if v := getenv("BATCH_SIZE"); v != "" {
+		if c.BatchSize, err = strconv.Atoi(v); err != nil || c.BatchSize < 1 {
+			errs = append(errs, fmt.Errorf("BATCH_SIZE %q must be a positive whole number", v))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
@@ -86,6 +94,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		fs.DurationVar(&c.LeaseRenewal, "lease-renewal", c.LeaseRenewal, "how often the active projector renews its lease and a standby tries to take it; shorter than -lease-duration (LEASE_RENEWAL)")
 	}
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text, or json for JSON lines (LOG_FORMAT)")
+	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, fmt.Sprintf("most events applied in one transaction while catching up; 0 means %d (BATCH_SIZE)", projector.DefaultBatchSize))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the whole run into this file, for go tool pprof (CPU_PROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -109,6 +118,9 @@ func (c config) validate() error {
 	}
 	if c.LeaseRenewal <= 0 || c.LeaseDuration <= c.LeaseRenewal {
 		errs = append(errs, fmt.Errorf("LEASE_RENEWAL %s must be positive and shorter than LEASE_DURATION %s", c.LeaseRenewal, c.LeaseDuration))
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("-batch-size %d must not be negative", c.BatchSize))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be text or json", c.LogFormat))

@@ -61,3 +61,24 @@ func TestLeaseTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchSizeAndProfile(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "sqlite:x.db", "BATCH_SIZE": "500", "CPU_PROFILE": "cpu.pprof"}
+	getenv := func(k string) string { return env[k] }
+	for _, name := range []string{"projector", "rebuild"} {
+		cfg, err := parseConfig(name, nil, getenv, io.Discard)
+		if err != nil || cfg.BatchSize != 500 || cfg.CPUProfile != "cpu.pprof" {
+			t.Errorf("%s: BATCH_SIZE=500 CPU_PROFILE=cpu.pprof gives %d, %q, %v", name, cfg.BatchSize, cfg.CPUProfile, err)
+		}
+		cfg, err = parseConfig(name, []string{"-batch-size", "2000", "-cpuprofile", "other.pprof"}, getenv, io.Discard)
+		if err != nil || cfg.BatchSize != 2000 || cfg.CPUProfile != "other.pprof" {
+			t.Errorf("%s: the flags give %d, %q, %v; want them to win", name, cfg.BatchSize, cfg.CPUProfile, err)
+		}
+	}
+	for _, bad := range []string{"0", "-3", "many"} {
+		env["BATCH_SIZE"] = bad
+		if _, err := parseConfig("projector", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "BATCH_SIZE") {
+			t.Errorf("BATCH_SIZE=%s: %v, want an error naming BATCH_SIZE", bad, err)
+		}
+	}
+}

@@ -54,7 +54,9 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 		cmd := exec.Command(bin)
 		// A short lease: each restart waits for the killed run's to expire.
 		cmd.Env = append(os.Environ(), "NATS_URL="+srv.ClientURL(), "DATABASE_URL="+url, "METRICS_ADDR=127.0.0.1:0",
-			"LEASE_DURATION=1s", "LEASE_RENEWAL=250ms")
+			"LEASE_DURATION=1s", "LEASE_RENEWAL=250ms",
+			// Small batches, so that kills land between many commits.
+			"BATCH_SIZE=1000")
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

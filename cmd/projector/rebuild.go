@@ -42,7 +42,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if err := projector.Rebuild(ctx, projector.RebuildConfig{
-		Conn: nc, DatabaseURL: cfg.DatabaseURL, Applier: applier, Strict: cfg.Strict,
+		Conn: nc, DatabaseURL: cfg.DatabaseURL, Applier: applier, Strict: cfg.Strict, BatchSize: cfg.BatchSize,
 		Progress: stdout, Logger: log,
 	}); err != nil {
 		return err

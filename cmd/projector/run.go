@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Any number of projectors may run against one read store: the one
 	// holding its lease applies events, the others stand by.
 	p, err := projector.New(projector.Config{Conn: nc, DB: db, Applier: applier, Registerer: registry, Logger: log,
-		Failover: true, LeaseDuration: cfg.LeaseDuration, LeaseRenewal: cfg.LeaseRenewal})
+		Failover: true, LeaseDuration: cfg.LeaseDuration, LeaseRenewal: cfg.LeaseRenewal, BatchSize: cfg.BatchSize})
 	if err != nil {
 		return err
 	}

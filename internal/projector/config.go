@@ -30,6 +30,7 @@ const (
 	DefaultBatchSize         = 10000
 	DefaultLeaseDuration     = 3 * time.Second
 	DefaultLeaseRenewal      = time.Second
+	DefaultFreshReplayFrom   = 100_000
 )
 
 // Config configures a Projector.
@@ -113,6 +114,14 @@ type Config struct {
 	// and a standby tries to take it; 1s by default. It must be shorter
 	// than LeaseDuration, with room for a renewal that is slow to land.
 	LeaseRenewal time.Duration
+	// FreshReplayFrom is the smallest stream that a projector starting on
+	// an empty read store replays the way a rebuild does: into fresh
+	// tables beside the empty ones, without their secondary indexes,
+	// which are built once at the end, and then swapped in. Its readers
+	// see the empty tables until then, and the whole history after; no
+	// dead letters are published for what it skips (they are recorded in
+	// the read store). 100,000 events by default; negative never does.
+	FreshReplayFrom int
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.FreshReplayFrom == 0 {
+		c.FreshReplayFrom = DefaultFreshReplayFrom
 	}
 	if c.DeadLetterSubject == "" {
 		c.DeadLetterSubject = DefaultDeadLetterSubject

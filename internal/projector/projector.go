@@ -192,6 +192,16 @@ func (p *Projector) Run(ctx context.Context) error {
 // checkpoint after the one before failed, until ctx ends (nil), the
 // projector halts, or a batch finds the lease lost.
 func (p *Projector) sessions(ctx context.Context, l readstore.Lease, nc *nats.Conn, js jetstream.JetStream, dl *deadLetters) error {
+	if err := p.replayFresh(ctx, nc, js); err != nil {
+		if isFatal(err) {
+			p.cfg.Logger.Error("projector halted", "position", p.Position(), "err", err)
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.cfg.Logger.Warn("projector could not replay into fresh tables", "err", err)
+	}
 	backoff := p.cfg.RetryMin
 	for {
 		dl.ensureStream(ctx, js)

@@ -115,7 +115,7 @@ func projection(t testing.TB, db *readstore.DB) projector.Applier {
 func replay(t *testing.T, d readstore.Dialect, nc *nats.Conn) *readstore.DB {
 	t.Helper()
 	db := readstoretest.Open(t, d)
-	r := startProjector(t, projector.Config{Conn: nc, DB: db})
+	r := startProjector(t, projector.Config{Conn: nc, DB: db, FreshReplayFrom: -1})
 	projectortest.WaitPosition(t, db, projectortest.StreamLast(t, nc, events.DefaultStream), 60*time.Second)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

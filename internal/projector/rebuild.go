@@ -129,6 +129,12 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) error {
 		defer nc.Close()
 	}
 
+	return rebuildBeside(ctx, cfg, nc, live)
+}
+
+// rebuildBeside replays the stream into fresh tables beside live and
+// swaps them in, as Rebuild does; cfg has its defaults set.
+func rebuildBeside(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, live *readstore.DB) error {
 	bg, err := live.NewRebuild(ctx, rebuildOptions(cfg.Applier))
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
@@ -184,6 +190,8 @@ func replay(ctx context.Context, cfg RebuildConfig, nc *nats.Conn, db *readstore
 	p, err := New(Config{
 		Conn: nc, Stream: cfg.Stream, Subject: cfg.Subject, DB: db, Applier: cfg.Applier,
 		BatchSize: cfg.BatchSize, Strict: cfg.Strict, Logger: cfg.Logger, Now: cfg.Now, Untraced: true,
+		// It is the replay into fresh tables.
+		FreshReplayFrom: -1,
 		// The live projector has published the dead letters already; the
 		// skips are recorded in the fresh tables all the same.
 		DeadLetterSubject: "-",

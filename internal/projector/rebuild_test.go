@@ -87,8 +87,12 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 		writerErr := make(chan error, 1)
 		go func() { writerErr <- publishSlowly(nc, evs[6000:], 250, 20*time.Millisecond) }()
 
+		leased, err := db.ReadLease(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var progress bytes.Buffer
-		err := projector.Rebuild(ctx, projector.RebuildConfig{
+		err = projector.Rebuild(ctx, projector.RebuildConfig{
 			Conn: nc, DatabaseURL: url, Applier: projection(t, db), Strict: true,
 			Progress: &progress, ProgressInterval: time.Millisecond,
 		})
@@ -99,6 +103,10 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 			t.Fatal(err)
 		}
 		projectortest.WaitPosition(t, db, 12000, 30*time.Second)
+		// The live projector kept its lease through the swap.
+		if l, err := db.ReadLease(ctx); err != nil || l.Holder != leased.Holder || l.Epoch != leased.Epoch {
+			t.Errorf("lease after the rebuild %+v (%v), before %+v: want it unchanged", l, err, leased)
+		}
 		close(stop)
 		wg.Wait()
 		if err := live.stop(); err != nil {

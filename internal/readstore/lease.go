@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// leaseTable holds the lease. A rebuild's swap leaves it as it is: the
+// projector holding the lease over the live tables holds it over the
+// rebuilt ones.
+const leaseTable = "projector_lease"
+
 // ErrLeaseHeld reports that another projector holds the lease and it has
 // not expired.
 var ErrLeaseHeld = errors.New("the projector lease is held by another projector")

@@ -168,7 +168,7 @@ func (r *pgRebuild) fresh() *DB { return r.db }
 func (r *pgRebuild) swap(ctx context.Context) error {
 	var names []string
 	if err := r.live.x.SelectContext(ctx, &names, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, RebuildSchema); err != nil {
+		WHERE table_schema = $1 AND table_type = 'BASE TABLE' AND table_name <> $2 ORDER BY table_name`, RebuildSchema, leaseTable); err != nil {
 		return fmt.Errorf("list rebuilt tables: %w", err)
 	}
 	if err := r.finishTables(ctx, names); err != nil {
@@ -300,7 +300,8 @@ func (r *pgRebuild) swapOnce(ctx context.Context, names []string, lockTimeout ti
 			"DROP TABLE IF EXISTS "+live+"."+t+" CASCADE",
 			"ALTER TABLE "+fresh+"."+t+" SET SCHEMA "+live)
 	}
-	stmts = append(stmts, "DROP SCHEMA "+fresh)
+	// The live lease stays: the projector holding it goes on holding it.
+	stmts = append(stmts, "DROP TABLE IF EXISTS "+fresh+"."+pq.QuoteIdentifier(leaseTable), "DROP SCHEMA "+fresh)
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)

@@ -127,8 +127,8 @@ func (r *sqliteRebuild) swap(ctx context.Context) error {
 	// create; sqlite_ tables are SQLite's own.
 	if err := conn.SelectContext(ctx, &tables, `SELECT l.name, l.type, s.sql
 		FROM pragma_table_list l JOIN rebuild.sqlite_schema s ON s.name = l.name AND s.type = 'table'
-		WHERE l.schema = 'rebuild' AND l.type IN ('table', 'virtual') AND l.name NOT LIKE 'sqlite_%'
-		ORDER BY l.type, l.name`); err != nil {
+		WHERE l.schema = 'rebuild' AND l.type IN ('table', 'virtual') AND l.name NOT LIKE 'sqlite_%' AND l.name <> ?
+		ORDER BY l.type, l.name`, leaseTable); err != nil {
 		return fmt.Errorf("list rebuilt tables: %w", err)
 	}
 	// The indexes and triggers the fresh file kept, and those it deferred.
