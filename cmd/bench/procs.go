@@ -38,7 +38,7 @@ func buildPrograms(ctx context.Context, dir string) (programs, error) {
 // the ones the bench gives it, never those of the shell that runs the
 // bench (which may name a shared database).
 var settings = []string{"ADDR", "NATS_URL", "DATABASE_URL", "DATA_DIR", "AUTH_FILE", "METRICS_ADDR",
-	"STREAM_REPLICAS", "WRITES_PER_SECOND", "WRITE_BURST", "LOG_FORMAT", "CPU_PROFILE"}
+	"STREAM_REPLICAS", "WRITES_PER_SECOND", "WRITE_BURST", "LOG_FORMAT", "CPU_PROFILE", "EMBEDDED_SYNC", "BATCH_SIZE"}
 
 // process is one of the programs, running.
 type process struct {
