@@ -44,9 +44,21 @@ var (
 
 func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
 
+// textSearchSQL is the core of a ranked text search on each store: the
+// matches of one word in the full-text index, best first, the first page
+// of them, with no visibility or filters.
+func textSearchSQL(d readstore.Dialect) string {
+	if d == readstore.Postgres {
+		return `SELECT e.* FROM experiment_search s JOIN experiments e ON e.id = s.experiment_id, to_tsquery('simple', ?) tq
+			WHERE s.document @@ tq ORDER BY ts_rank(s.document, tq) DESC, e.registered_at DESC, e.id DESC LIMIT 51`
+	}
+	return `SELECT e.* FROM experiment_fts f JOIN experiment_search s ON s.doc_id = f.rowid JOIN experiments e ON e.id = s.experiment_id
+		WHERE experiment_fts MATCH ? ORDER BY bm25(experiment_fts, 10, 4, 2, 1), e.registered_at DESC, e.id DESC LIMIT 51`
+}
+
 // queriesFor lists the reads the scenario measures over the history of
-// data.
-func queriesFor(data *dataset) []query {
+// data, with their bare SQL for a read store of dialect d.
+func queriesFor(data *dataset, d readstore.Dialect) []query {
 	year := "from=" + yearFrom.Format(time.DateOnly) + "&to=" + yearTo.Format(time.DateOnly)
 	teams, tags, words := history.Teams(), history.Tags(), history.Words()
 	ids, lineage := data.gen.Experiments(), data.gen.LineageInnovation()
@@ -67,11 +79,7 @@ func queriesFor(data *dataset) []query {
 		}},
 		{"list: text search", func(rng *rand.Rand) (string, string, []any) {
 			w := pick(rng, words)
-			p := "%" + w + "%"
-			return "/v1/experiments?limit=50&q=" + w,
-				`SELECT * FROM experiments WHERE LOWER(title) LIKE ? OR LOWER(hypothesis) LIKE ? OR LOWER(summary) LIKE ?
-				ORDER BY registered_at DESC, id DESC LIMIT 51`,
-				[]any{p, p, p}
+			return "/v1/experiments?limit=50&q=" + w, textSearchSQL(d), []any{w}
 		}},
 		{"detail of an experiment", func(rng *rand.Rand) (string, string, []any) {
 			id := pick(rng, ids)
@@ -110,7 +118,7 @@ func (b *bench) queries(ctx context.Context, d readstore.Dialect) error {
 	defer srv.close()
 	db, a := srv.db, srv.api
 	n, budget := b.opts.scale.requests, b.opts.scale.queryBudget
-	for _, q := range queriesFor(data) {
+	for _, q := range queriesFor(data, d) {
 		viaAPI, err := measureReads(ctx, n, budget, q, func(ctx context.Context, path, _ string, _ []any) error {
 			return get(ctx, b.client, a.base+path)
 		})

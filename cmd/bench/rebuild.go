@@ -36,7 +36,7 @@ func (b *bench) rebuild(ctx context.Context, d readstore.Dialect) error {
 	if err != nil {
 		return err
 	}
-	stopReads := b.readDuring(ctx, srv.api.base, queriesFor(data))
+	stopReads := b.readDuring(ctx, srv.api.base, queriesFor(data, d))
 	start := time.Now()
 	p, err := startProcess("projector rebuild", b.bin.projector,
 		append([]string{"NATS_URL=" + data.broker.url, "DATABASE_URL=" + srv.url}, b.programProfile("projector rebuild")...), "rebuild", "-strict")
