@@ -49,15 +49,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-	stopProfile, err := profiling.StartCPU(cfg.CPUProfile)
+	stopProfile, err := startProfile(cfg.CPUProfile, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := stopProfile(); err != nil {
-			log.Error("write the cpu profile", "err", err)
-		}
-	}()
+	defer stopProfile()
 	if err := bootstrapTokens(cfg, stdout); err != nil {
 		return err
 	}
@@ -266,4 +262,18 @@ func serve(ctx context.Context, cancel context.CancelCauseFunc, cfg config, srv 
 		return cause
 	}
 	return nil
+}
+
+// startProfile starts the CPU profile that path names, if any, and
+// returns the function that writes it out, logging what fails then.
+func startProfile(path string, log *slog.Logger) (func(), error) {
+	stop, err := profiling.StartCPU(path)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := stop(); err != nil {
+			log.Error("write the cpu profile", "err", err)
+		}
+	}, nil
 }
