@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -235,24 +234,11 @@ func (o *output) tail() string {
 // scrape reads the Prometheus text exposition at u and returns each
 // metric's value, summed over its labels.
 func scrape(ctx context.Context, client *http.Client, u string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
 	// Uncompressed: gzip would cost the measured program more CPU than
 	// the scrape is worth.
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := client.Do(req)
+	body, err := fetch(ctx, client, u, "Accept-Encoding", "identity")
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	m := map[string]float64{}
 	for line := range strings.Lines(string(body)) {

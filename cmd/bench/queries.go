@@ -184,10 +184,14 @@ func get(ctx context.Context, client *http.Client, u string) error {
 }
 
 // fetch returns the body of u's answer, and fails unless it is 200.
-func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
+// header, when given, is set on the request: name, then value.
+func fetch(ctx context.Context, client *http.Client, u string, header ...string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {
