@@ -359,7 +359,11 @@ func TestDatabaseFailureResumesFromCheckpoint(t *testing.T) {
 		ctx := context.Background()
 		evs := projectortest.Generate(6000, 6)
 		projectortest.Publish(t, nc, evs[:2000])
-		db := readstoretest.Open(t, d)
+		url := readstoretest.URL(t, d)
+		db := readstoretest.Reopen(t, url)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
 		r := startProjector(t, projector.Config{Conn: nc, DB: db, BatchSize: 100,
 			Applier: &flakyApplier{Applier: projection(t, db), n: 7}})
 		projectortest.WaitPosition(t, db, 2000, 30*time.Second)
@@ -385,10 +389,15 @@ func TestDatabaseFailureResumesFromCheckpoint(t *testing.T) {
 		projectortest.WaitPosition(t, db, 4000, 30*time.Second)
 
 		if d == readstore.Postgres {
-			// Drop the projector's connections while it applies.
+			// Drop the projector's connections while it applies. The
+			// test terminates them through a handle of its own, used one
+			// statement at a time so that it holds one connection, which
+			// the query spares; a connection of the projector's pool may
+			// be one a previous round has just killed.
+			admin := readstoretest.Reopen(t, url)
 			projectortest.Publish(t, nc, evs[4000:])
 			for range 5 {
-				if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 					WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
 					t.Fatal(err)
 				}
