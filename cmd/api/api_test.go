@@ -160,10 +160,10 @@ func walkLineageScenario(t *testing.T, a *app) {
 	if backlog.status != http.StatusOK {
 		t.Fatalf("backlog = %d %s", backlog.status, backlog.body)
 	}
-	var items []map[string]any
-	backlog.json(t, &items)
+	var page struct{ Items []map[string]any }
+	backlog.json(t, &page)
 	var got []string
-	for _, it := range items {
+	for _, it := range page.Items {
 		got = append(got, it["id"].(string))
 	}
 	if !slices.Equal(got, []string{lone}) {
@@ -210,6 +210,8 @@ func TestBadInput(t *testing.T) {
 		{"link a running experiment", "POST", "/v1/innovations", map[string]any{"team": "growth", "title": "i", "informed_by": []map[string]any{{"experiment_id": rid}}}, nil, 409, ""},
 		{"bad limit", "GET", "/v1/experiments?limit=0", nil, nil, 400, "limit"},
 		{"bad cursor", "GET", "/v1/experiments?cursor=zzz", nil, nil, 400, "cursor"},
+		{"bad backlog limit", "GET", "/v1/dashboard/failures?limit=201", nil, nil, 400, "limit"},
+		{"bad backlog cursor", "GET", "/v1/dashboard/failures?cursor=b.zzz", nil, nil, 400, "cursor"},
 		{"bad bucket", "GET", "/v1/dashboard/outcomes?bucket=week", nil, nil, 400, "bucket"},
 		{"bad min_position", "GET", "/v1/experiments?min_position=-1", nil, nil, 400, "min_position"},
 		{"unknown route", "GET", "/v1/nothing", nil, nil, 404, ""},

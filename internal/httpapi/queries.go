@@ -186,16 +186,21 @@ func (s *Server) handleOutcomes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleFailures(w http.ResponseWriter, r *http.Request) {
-	query(s, w, r, func(v readmodel.Viewer) ([]readmodel.BacklogItem, error) {
+	query(s, w, r, func(v readmodel.Viewer) (readmodel.BacklogPage, error) {
 		q := r.URL.Query()
 		unlinked := false
 		if u := q.Get("unlinked"); u != "" {
 			b, err := strconv.ParseBool(u)
 			if err != nil {
-				return nil, badRequest(string(experiments.CodeInvalid), "unlinked", "must be true or false")
+				return readmodel.BacklogPage{}, badRequest(string(experiments.CodeInvalid), "unlinked", "must be true or false")
 			}
 			unlinked = b
 		}
-		return s.queries.FailureBacklog(r.Context(), v, readmodel.BacklogFilter{Unlinked: unlinked, Team: q.Get("team")})
+		limit, err := intParam(q, "limit", readmodel.DefaultLimit, readmodel.MaxLimit)
+		if err != nil {
+			return readmodel.BacklogPage{}, err
+		}
+		return s.queries.FailureBacklog(r.Context(), v, readmodel.BacklogFilter{
+			Unlinked: unlinked, Team: q.Get("team"), Limit: limit, Cursor: q.Get("cursor")})
 	})
 }

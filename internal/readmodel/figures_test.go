@@ -109,7 +109,7 @@ func checkAgainstRecount(t *testing.T, q *readmodel.Queries, n *naive, quick boo
 			compareSkills(t, fmt.Sprintf("%s %+v", name, f), skills, n.skills(v, f))
 		}
 		for _, bf := range backlogs {
-			got, err := q.FailureBacklog(ctx, v, bf)
+			got, err := wholeBacklog(t, q, v, bf, 3)
 			if err != nil {
 				t.Fatalf("FailureBacklog(%s, %+v): %v", name, bf, err)
 			}
@@ -626,7 +626,7 @@ func TestFeedsFollowVisibility(t *testing.T) {
 				if got := rep.Periods[0].FailuresFed; got != st.want[i] {
 					t.Errorf("%s: viewer %+v: failures fed = %d, want %d", st.name, v, got, st.want[i])
 				}
-				items, err := q.FailureBacklog(ctx, v, readmodel.BacklogFilter{})
+				items, err := wholeBacklog(t, q, v, readmodel.BacklogFilter{}, readmodel.DefaultLimit)
 				if err != nil {
 					t.Fatal(err)
 				}

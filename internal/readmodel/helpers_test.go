@@ -352,3 +352,33 @@ func generate(tb testing.TB, n int, seed uint64, junk bool) []events.Recorded {
 	}
 	return s.evs[:n]
 }
+
+// wholeBacklog reads every page of the backlog f selects for v, pageSize
+// failures at a time, and fails the test when a page is larger, when an
+// item comes twice or when the pages do not follow one another.
+func wholeBacklog(tb testing.TB, q *readmodel.Queries, v readmodel.Viewer, f readmodel.BacklogFilter, pageSize int) ([]readmodel.BacklogItem, error) {
+	tb.Helper()
+	f.Limit = pageSize
+	all := []readmodel.BacklogItem{}
+	seen := map[string]bool{}
+	for {
+		page, err := q.FailureBacklog(context.Background(), v, f)
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) > pageSize || (page.NextCursor != "" && len(page.Items) != pageSize) {
+			tb.Fatalf("backlog page of %d items for a page size of %d, next %q", len(page.Items), pageSize, page.NextCursor)
+		}
+		for _, it := range page.Items {
+			if seen[it.ID] {
+				tb.Fatalf("backlog lists %s twice across its pages", it.ID)
+			}
+			seen[it.ID] = true
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		f.Cursor = page.NextCursor
+	}
+}

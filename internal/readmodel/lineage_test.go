@@ -3,6 +3,7 @@ package readmodel_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -108,7 +109,7 @@ func TestIssueScenario(t *testing.T) {
 			}
 		}
 
-		backlog, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Unlinked: true})
+		backlog, err := wholeBacklog(t, q, admin, readmodel.BacklogFilter{Unlinked: true}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func TestIssueScenario(t *testing.T) {
 			backlog[0].Learnings[0].Text != "Users skip bots" || !backlog[0].ConcludedAt.Equal(day(2026, 1, 25)) {
 			t.Errorf("FailureBacklog(unlinked) = %+v, want just E", backlog)
 		}
-		all, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{})
+		all, err := wholeBacklog(t, q, admin, readmodel.BacklogFilter{}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +132,7 @@ func TestIssueScenario(t *testing.T) {
 			t.Errorf("backlog A = %+v, want 1 fed innovation and learnings a1, a2", a)
 		}
 		growth, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Team: "growth", Unlinked: true})
-		if err != nil || growth == nil || len(growth) != 0 {
+		if err != nil || growth.Items == nil || len(growth.Items) != 0 || growth.NextCursor != "" {
 			t.Errorf("FailureBacklog(growth, unlinked) = %#v, %v; want empty", growth, err)
 		}
 	})
@@ -150,7 +151,7 @@ func TestLineageAfterUnlink(t *testing.T) {
 		if err != nil || len(il.Upstream) != 0 {
 			t.Errorf("InnovationLineage(I) after unlink = %+v, %v; want no upstream", il, err)
 		}
-		backlog, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Unlinked: true})
+		backlog, err := wholeBacklog(t, q, admin, readmodel.BacklogFilter{Unlinked: true}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +161,35 @@ func TestLineageAfterUnlink(t *testing.T) {
 		}
 		if !slices.Equal(got, []string{"A", "E", "B"}) {
 			t.Errorf("FailureBacklog(unlinked) after unlink = %v, want [A E B]", got)
+		}
+	})
+}
+
+// TestBacklogCursors checks that the backlog pages from a cursor it gave
+// out, refuses one it did not (a list's, or garbage) as a bad cursor,
+// and that a page beyond the last is empty.
+func TestBacklogCursors(t *testing.T) {
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		ctx := context.Background()
+		db := readstoretest.Open(t, d)
+		q := readmodel.NewQueries(db)
+		mustApply(t, db, issueScenario(t).evs)
+		first, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Limit: 2})
+		if err != nil || len(first.Items) != 2 || first.NextCursor == "" {
+			t.Fatalf("first page of 2 = %+v, %v; want 2 items and a cursor", first, err)
+		}
+		rest, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Limit: 2, Cursor: first.NextCursor})
+		if err != nil || len(rest.Items) != 1 || rest.Items[0].ID != "B" || rest.NextCursor != "" {
+			t.Errorf("second page = %+v, %v; want just B, and no cursor", rest, err)
+		}
+		list, err := q.ListExperiments(ctx, admin, readmodel.ExperimentFilter{Limit: 1})
+		if err != nil || list.NextCursor == "" {
+			t.Fatalf("ListExperiments(limit 1) = %+v, %v; want a cursor", list, err)
+		}
+		for _, c := range []string{list.NextCursor, "b." + list.NextCursor[:4], "zzz", "b."} {
+			if _, err := q.FailureBacklog(ctx, admin, readmodel.BacklogFilter{Cursor: c}); !errors.Is(err, readmodel.ErrBadCursor) {
+				t.Errorf("FailureBacklog(cursor %q) = %v, want ErrBadCursor", c, err)
+			}
 		}
 	})
 }

@@ -76,8 +76,8 @@ func (r *Retrying) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (Out
 }
 
 // FailureBacklog is Queries.FailureBacklog, retried.
-func (r *Retrying) FailureBacklog(ctx context.Context, v Viewer, f BacklogFilter) ([]BacklogItem, error) {
-	return retry(ctx, func() ([]BacklogItem, error) { return r.q.FailureBacklog(ctx, v, f) })
+func (r *Retrying) FailureBacklog(ctx context.Context, v Viewer, f BacklogFilter) (BacklogPage, error) {
+	return retry(ctx, func() (BacklogPage, error) { return r.q.FailureBacklog(ctx, v, f) })
 }
 
 // Access is Queries.Access, retried.

@@ -1,8 +1,12 @@
 package web_test
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +150,51 @@ func TestBacklogListsFailuresWithNoLesson(t *testing.T) {
 	}
 	if _, _, growth := c.get("/backlog?team=growth"); strings.Contains(growth, silent) {
 		t.Error("the team filter does not apply to failures without a lesson")
+	}
+}
+
+// TestBacklogPages checks that a long backlog is listed a page at a
+// time, oldest first, and that the pages together list every failure
+// once, with the team filter kept from page to page.
+func TestBacklogPages(t *testing.T) {
+	e := newEnv(t, readstore.SQLite, testNow)
+	at := testNow.AddDate(-1, 0, 0)
+	var ids []string
+	for i := range 2*50 + 7 {
+		id, t0 := newID(at.Add(time.Duration(i)*time.Hour)), at.Add(time.Duration(i)*time.Hour)
+		e.register(id, "growth", fmt.Sprintf("Failure %03d", i), t0)
+		e.conclude(id, "growth", experiments.OutcomeFailed, t0.Add(time.Minute), t0.Add(2*time.Minute))
+		e.learn(id, "growth", fmt.Sprintf("Lesson %03d", i), t0.Add(3*time.Minute))
+		ids = append(ids, id)
+	}
+	e.apply()
+	c := newClient(t, e.h)
+	var listed []string
+	path := "/backlog?team=growth"
+	for pages := 0; path != ""; pages++ {
+		if pages == 3 {
+			t.Fatal("the backlog has more than three pages for 107 failures")
+		}
+		status, _, page := c.get(path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, status)
+		}
+		for _, m := range regexp.MustCompile(`<li data-experiment-id="([0-9A-Z]+)">\s*<h2>`).FindAllStringSubmatch(page, -1) {
+			listed = append(listed, m[1])
+		}
+		path = ""
+		if m := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(page); m != nil {
+			path = html.UnescapeString(m[1])
+			if !strings.Contains(path, "team=growth") || !strings.Contains(path, "cursor=") {
+				t.Errorf("next page link %q does not keep the team and a cursor", path)
+			}
+		}
+	}
+	if !slices.Equal(listed, ids) {
+		t.Errorf("the pages list %d failures, want all %d, oldest first", len(listed), len(ids))
+	}
+	if status, _, _ := c.get("/backlog?cursor=zzz"); status != http.StatusBadRequest {
+		t.Errorf("GET /backlog with a bad cursor = %d, want 400", status)
 	}
 }
 
