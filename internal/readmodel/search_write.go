@@ -32,7 +32,10 @@ func (p *Projection) writeIndexed(ctx context.Context, tx *batchTx, b *batch) er
 	if err := writeLearningDocs(ctx, tx, b); err != nil {
 		return err
 	}
-	return writeExperimentDocs(ctx, tx, b)
+	if err := writeExperimentDocs(ctx, tx, b); err != nil {
+		return err
+	}
+	return backfillTerms(ctx, tx, b)
 }
 
 // writeLearningDocs adds a document per learning the batch recorded.
@@ -40,12 +43,17 @@ func (p *Projection) writeIndexed(ctx context.Context, tx *batchTx, b *batch) er
 // which the queries check.
 func writeLearningDocs(ctx context.Context, tx *batchTx, b *batch) error {
 	rows := make([]any, 0, len(b.learnings)*len(searchTables.learnings.columns))
+	var terms []any
 	for _, l := range b.learnings {
-		rows = append(rows, int64(l.Position), dbText(l.ID), searchText(l.Text, maxFieldRunes),
-			searchText(strings.Join(l.Skills, " "), maxSkillsRunes))
+		text, skills := searchText(l.Text, maxFieldRunes), searchText(strings.Join(l.Skills, " "), maxSkillsRunes)
+		rows = append(rows, int64(l.Position), dbText(l.ID), text, skills)
+		terms = appendLearningTerms(terms, l.ID, int64(l.Position), text, skills)
 	}
 	if err := tx.insert(ctx, searchTables.learnings, rows); err != nil {
 		return fmt.Errorf("index learnings: %w", err)
+	}
+	if err := tx.insert(ctx, termTables.learnings, terms); err != nil {
+		return fmt.Errorf("index learnings' terms: %w", err)
 	}
 	return nil
 }
@@ -106,14 +114,19 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 		}
 	}
 	rows := make([]any, 0, len(ids)*len(searchTables.experiments.columns))
+	var terms []any
 	for _, id := range ids {
 		x := b.experiments[id]
-		rows = append(rows, docIDs[id], dbText(id), searchText(x.Title, maxFieldRunes),
-			searchText(x.Hypothesis, maxFieldRunes), searchText(x.Summary, maxFieldRunes),
-			searchText(strings.Join(learned[id], " "), maxLearningsRunes))
+		title, hypothesis := searchText(x.Title, maxFieldRunes), searchText(x.Hypothesis, maxFieldRunes)
+		summary, learnings := searchText(x.Summary, maxFieldRunes), searchText(strings.Join(learned[id], " "), maxLearningsRunes)
+		rows = append(rows, docIDs[id], dbText(id), title, hypothesis, summary, learnings)
+		terms = appendExperimentTerms(terms, id, experimentSortKey(x.RegisteredAt), title, hypothesis, summary, learnings)
 	}
 	if err := tx.replace(ctx, searchTables.experiments, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
+	}
+	if err := tx.replace(ctx, termTables.experiments, stored, terms); err != nil {
+		return fmt.Errorf("index experiments' terms: %w", err)
 	}
 	return nil
 }

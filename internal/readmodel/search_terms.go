@@ -1,0 +1,171 @@
+package readmodel
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The search index the queries rank by (migration 0012): a row per
+// distinct term of each search document, with the term's weight in the
+// document and the document's sort key. The projection writes a
+// document's rows with the document, in the same batch, and replaces them
+// whole when the document changes.
+var termTables = struct{ experiments, learnings *tableSpec }{
+	experiments: newTableSpec("experiment_terms", []string{"experiment_id", "term", "weight", "sort_key"}, "experiment_id"),
+	learnings:   newTableSpec("learning_terms", []string{"learning_id", "term", "weight", "sort_key"}, ""),
+}
+
+// The weight of one occurrence of a term in each field of a document.
+const (
+	titleWeight      = 10
+	hypothesisWeight = 4
+	summaryWeight    = 2
+	learningsWeight  = 1
+	textWeight       = 10
+	skillsWeight     = 4
+)
+
+// backfillSearchTerms is what read_model_backfill names for a read store
+// migrated to migration 0012 with search documents in it.
+const backfillSearchTerms = "search_terms"
+
+// weightedField is a field of a search document, as the projection
+// writes it (tokens joined by spaces), and the weight of its terms.
+type weightedField struct {
+	text   string
+	weight int64
+}
+
+// appendTerms appends the index rows of one document: each distinct term
+// of its fields, in term order, with the sum of its occurrences' weights.
+func appendTerms(rows []any, id string, sortKey int64, fields ...weightedField) []any {
+	weights := map[string]int64{}
+	for _, f := range fields {
+		for t := range strings.FieldsSeq(f.text) {
+			weights[t] += f.weight
+		}
+	}
+	id = dbText(id)
+	for _, t := range sortedKeys(weights) {
+		rows = append(rows, id, t, weights[t], sortKey)
+	}
+	return rows
+}
+
+// experimentSortKey is an experiment's sort key in the index: its
+// registration time in microseconds, as stored.
+func experimentSortKey(registeredAt time.Time) int64 { return dbTime(registeredAt).UnixMicro() }
+
+func appendExperimentTerms(rows []any, id string, sortKey int64, title, hypothesis, summary, learnings string) []any {
+	return appendTerms(rows, id, sortKey, weightedField{title, titleWeight}, weightedField{hypothesis, hypothesisWeight},
+		weightedField{summary, summaryWeight}, weightedField{learnings, learningsWeight})
+}
+
+func appendLearningTerms(rows []any, id string, position int64, text, skills string) []any {
+	return appendTerms(rows, id, position, weightedField{text, textWeight}, weightedField{skills, skillsWeight})
+}
+
+// Every search document, to build the index from.
+const (
+	loadAllExperimentDocs = "SELECT s.experiment_id, e.registered_at, s.title, s.hypothesis, s.summary, s.learnings" +
+		" FROM experiment_search s JOIN experiments e ON e.id = s.experiment_id ORDER BY s.experiment_id"
+	loadAllLearningDocs = "SELECT learning_id, doc_id, text, skills FROM learning_search ORDER BY learning_id"
+)
+
+// termsBackfillRows is how many documents' rows a backfill writes at once.
+const termsBackfillRows = 20000
+
+// backfillTerms builds the whole index from the search documents, in a
+// read store migrated with documents in it; it runs once, after the
+// batch wrote its own documents.
+func backfillTerms(ctx context.Context, tx *batchTx, b *batch) error {
+	if !b.backfill[backfillSearchTerms] {
+		return nil
+	}
+	for _, t := range []string{"experiment_terms", "learning_terms"} {
+		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return fmt.Errorf("backfill search terms: %w", err)
+		}
+	}
+	var rows []any
+	flush := func(t *tableSpec, force bool) error {
+		if len(rows) < termsBackfillRows*len(t.columns) && !force {
+			return nil
+		}
+		err := tx.insert(ctx, t, rows)
+		rows = rows[:0]
+		return err
+	}
+	if err := backfillExperimentTerms(ctx, tx, &rows, flush); err != nil {
+		return fmt.Errorf("backfill search terms: %w", err)
+	}
+	if err := backfillLearningTerms(ctx, tx, &rows, flush); err != nil {
+		return fmt.Errorf("backfill search terms: %w", err)
+	}
+	return backfilled(ctx, tx, backfillSearchTerms)
+}
+
+func backfillExperimentTerms(ctx context.Context, tx *batchTx, rows *[]any, flush func(*tableSpec, bool) error) error {
+	// The documents are read whole before any row is written: a read
+	// store's transaction takes one statement at a time.
+	type doc struct {
+		id                                   string
+		at                                   time.Time
+		title, hypothesis, summary, learnings string
+	}
+	var docs []doc
+	r, err := tx.tx.QueryContext(ctx, loadAllExperimentDocs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for r.Next() {
+		var d doc
+		if err := r.Scan(&d.id, &d.at, &d.title, &d.hypothesis, &d.summary, &d.learnings); err != nil {
+			return err
+		}
+		docs = append(docs, d)
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		*rows = appendExperimentTerms(*rows, d.id, experimentSortKey(d.at), d.title, d.hypothesis, d.summary, d.learnings)
+		if err := flush(termTables.experiments, false); err != nil {
+			return err
+		}
+	}
+	return flush(termTables.experiments, true)
+}
+
+func backfillLearningTerms(ctx context.Context, tx *batchTx, rows *[]any, flush func(*tableSpec, bool) error) error {
+	type doc struct {
+		id, text, skills string
+		position         int64
+	}
+	var docs []doc
+	r, err := tx.tx.QueryContext(ctx, loadAllLearningDocs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for r.Next() {
+		var d doc
+		if err := r.Scan(&d.id, &d.position, &d.text, &d.skills); err != nil {
+			return err
+		}
+		docs = append(docs, d)
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		*rows = appendLearningTerms(*rows, d.id, d.position, d.text, d.skills)
+		if err := flush(termTables.learnings, false); err != nil {
+			return err
+		}
+	}
+	return flush(termTables.learnings, true)
+}
