@@ -111,8 +111,8 @@ func backfillExperimentTerms(ctx context.Context, tx *batchTx, rows *[]any, flus
 	// The documents are read whole before any row is written: a read
 	// store's transaction takes one statement at a time.
 	type doc struct {
-		id                                   string
-		at                                   time.Time
+		id                                    string
+		at                                    time.Time
 		title, hypothesis, summary, learnings string
 	}
 	var docs []doc
