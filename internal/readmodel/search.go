@@ -34,11 +34,28 @@ import (
 // its terms instead and drops stop words, since a free text is mostly
 // words that every experiment has.
 //
-// Ranking: bm25 on SQLite, ts_rank on Postgres, both weighting title over
-// hypothesis over summary over learnings (text over skills for a
-// learning); ties go to the newest registered (newest recorded). The two
-// stores find the same results; their scores, and so the order of results
-// whose scores are close, can differ.
+// Matching and ranking go through an index of our own, the same on both
+// stores (migration 0012, search_terms.go): a row per distinct term of
+// each document, with the term's weight in the document and the
+// document's sort key. The weight is the sum, over the fields, of the
+// term's occurrences in the field times the field's weight: title 10,
+// hypothesis 4, summary 2, learnings 1 (a learning's text 10, its skills
+// 4). A document's score for a search is the sum, over the search's
+// terms, of the term's weight in it; for the last term, when a prefix,
+// the greatest weight of the words it stands for (at most maxPrefixTerms,
+// the first in byte order). Results go best score first, ties to the
+// newest registered (newest recorded), then the greater id. Scores are
+// integers computed from the documents alone, so both stores give the
+// same results in the same order. This replaced bm25 on SQLite and
+// ts_rank on Postgres, which ranked every match before returning a page:
+// the index's rows of a term are read in rank order, and a top-k
+// (search_topk.go) stops as soon as the page is known, however many
+// documents match. A page of experiments continues by a cursor of the
+// last one's (score, registered_at, id).
+//
+// SimilarExperiments, which ORs its terms, still ranks by the stores'
+// full-text indexes (bm25 on SQLite, ts_rank on Postgres, weighted the
+// same way), whose scores, and so the order of close results, differ.
 
 // Bounds of the text that is indexed and searched.
 const (

@@ -63,23 +63,26 @@ func appendExperimentTerms(rows []any, id string, sortKey int64, title, hypothes
 		weightedField{summary, summaryWeight}, weightedField{learnings, learningsWeight})
 }
 
-func appendLearningTerms(rows []any, id string, position int64, text, skills string) []any {
-	return appendTerms(rows, id, position, weightedField{text, textWeight}, weightedField{skills, skillsWeight})
+// appendLearningTerms appends the index rows of a learning: its text and
+// skills tokenized as search documents are, its position as sort key.
+func appendLearningTerms(rows []any, l *learningRow) []any {
+	text, skills := searchText(l.Text, maxFieldRunes), searchText(strings.Join(l.Skills, " "), maxSkillsRunes)
+	return appendTerms(rows, l.ID, int64(l.Position), weightedField{text, textWeight}, weightedField{skills, skillsWeight})
 }
 
 // Every search document, to build the index from.
 const (
 	loadAllExperimentDocs = "SELECT s.experiment_id, e.registered_at, s.title, s.hypothesis, s.summary, s.learnings" +
 		" FROM experiment_search s JOIN experiments e ON e.id = s.experiment_id ORDER BY s.experiment_id"
-	loadAllLearningDocs = "SELECT learning_id, doc_id, text, skills FROM learning_search ORDER BY learning_id"
+	loadAllLearnings = "SELECT id, position, text, skills FROM learnings ORDER BY id"
 )
 
 // termsBackfillRows is how many documents' rows a backfill writes at once.
 const termsBackfillRows = 20000
 
-// backfillTerms builds the whole index from the search documents, in a
-// read store migrated with documents in it; it runs once, after the
-// batch wrote its own documents.
+// backfillTerms builds the whole index from the experiments' search
+// documents and from the learnings, in a read store migrated with them
+// in it; it runs once, after the batch wrote its own.
 func backfillTerms(ctx context.Context, tx *batchTx, b *batch) error {
 	if !b.backfill[backfillSearchTerms] {
 		return nil
@@ -132,7 +135,11 @@ func backfillExperimentTerms(ctx context.Context, tx *batchTx, rows *[]any, flus
 		return err
 	}
 	for _, d := range docs {
-		*rows = appendExperimentTerms(*rows, d.id, experimentSortKey(d.at), d.title, d.hypothesis, d.summary, d.learnings)
+		// Documents a migration backfilled may hold their text as it was
+		// written (migration 0005 on SQLite): tokenized again, they are as
+		// the projection writes them.
+		*rows = appendExperimentTerms(*rows, d.id, experimentSortKey(d.at), searchText(d.title, maxFieldRunes),
+			searchText(d.hypothesis, maxFieldRunes), searchText(d.summary, maxFieldRunes), searchText(d.learnings, maxLearningsRunes))
 		if err := flush(termTables.experiments, false); err != nil {
 			return err
 		}
@@ -141,28 +148,26 @@ func backfillExperimentTerms(ctx context.Context, tx *batchTx, rows *[]any, flus
 }
 
 func backfillLearningTerms(ctx context.Context, tx *batchTx, rows *[]any, flush func(*tableSpec, bool) error) error {
-	type doc struct {
-		id, text, skills string
-		position         int64
-	}
-	var docs []doc
-	r, err := tx.tx.QueryContext(ctx, loadAllLearningDocs)
+	var learnings []learningRow
+	r, err := tx.tx.QueryContext(ctx, loadAllLearnings)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	for r.Next() {
-		var d doc
-		if err := r.Scan(&d.id, &d.position, &d.text, &d.skills); err != nil {
+		var l learningRow
+		var position int64
+		if err := r.Scan(&l.ID, &position, &l.Text, &l.Skills); err != nil {
 			return err
 		}
-		docs = append(docs, d)
+		l.Position = uint64(position)
+		learnings = append(learnings, l)
 	}
 	if err := r.Close(); err != nil {
 		return err
 	}
-	for _, d := range docs {
-		*rows = appendLearningTerms(*rows, d.id, d.position, d.text, d.skills)
+	for i := range learnings {
+		*rows = appendLearningTerms(*rows, &learnings[i])
 		if err := flush(termTables.learnings, false); err != nil {
 			return err
 		}

@@ -9,15 +9,14 @@ import (
 	"github.com/failforward/failforward/internal/events"
 )
 
-// The search documents, as the projection writes them: experiment_search
-// and learning_search, on both stores. Each store indexes them itself
-// (FTS5 through triggers, Postgres through a generated tsvector column),
-// so the projection writes plain rows, like every other table's.
-var searchTables = struct{ experiments, learnings *tableSpec }{
-	experiments: newTableSpec("experiment_search",
-		[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id"),
-	learnings: newTableSpec("learning_search", []string{"doc_id", "learning_id", "text", "skills"}, ""),
-}
+// The search documents of experiments, as the projection writes them:
+// experiment_search, on both stores, which each store indexes itself for
+// SimilarExperiments (FTS5 through triggers, Postgres through a generated
+// tsvector column), so the projection writes plain rows, like every other
+// table's. The term index (search_terms.go) is written beside them, and a
+// learning has its terms there alone.
+var experimentDocs = newTableSpec("experiment_search",
+	[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id")
 
 // loadSearchDocs has one %s, for its IN list.
 const loadSearchDocs = "SELECT experiment_id, doc_id, learnings FROM experiment_search WHERE experiment_id IN (%s)"
@@ -38,22 +37,16 @@ func (p *Projection) writeIndexed(ctx context.Context, tx *batchTx, b *batch) er
 	return backfillTerms(ctx, tx, b)
 }
 
-// writeLearningDocs adds a document per learning the batch recorded.
-// Learnings never change, and their visibility is their experiment's,
-// which the queries check.
+// writeLearningDocs indexes the terms of every learning the batch
+// recorded. Learnings never change, and their visibility is their
+// experiment's, which the queries check.
 func writeLearningDocs(ctx context.Context, tx *batchTx, b *batch) error {
-	rows := make([]any, 0, len(b.learnings)*len(searchTables.learnings.columns))
 	var terms []any
 	for _, l := range b.learnings {
-		text, skills := searchText(l.Text, maxFieldRunes), searchText(strings.Join(l.Skills, " "), maxSkillsRunes)
-		rows = append(rows, int64(l.Position), dbText(l.ID), text, skills)
-		terms = appendLearningTerms(terms, l.ID, int64(l.Position), text, skills)
-	}
-	if err := tx.insert(ctx, searchTables.learnings, rows); err != nil {
-		return fmt.Errorf("index learnings: %w", err)
+		terms = appendLearningTerms(terms, l)
 	}
 	if err := tx.insert(ctx, termTables.learnings, terms); err != nil {
-		return fmt.Errorf("index learnings' terms: %w", err)
+		return fmt.Errorf("index learnings: %w", err)
 	}
 	return nil
 }
@@ -113,7 +106,7 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 			learned[l.ExperimentID] = append(learned[l.ExperimentID], t)
 		}
 	}
-	rows := make([]any, 0, len(ids)*len(searchTables.experiments.columns))
+	rows := make([]any, 0, len(ids)*len(experimentDocs.columns))
 	var terms []any
 	for _, id := range ids {
 		x := b.experiments[id]
@@ -122,7 +115,7 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 		rows = append(rows, docIDs[id], dbText(id), title, hypothesis, summary, learnings)
 		terms = appendExperimentTerms(terms, id, experimentSortKey(x.RegisteredAt), title, hypothesis, summary, learnings)
 	}
-	if err := tx.replace(ctx, searchTables.experiments, stored, rows); err != nil {
+	if err := tx.replace(ctx, experimentDocs, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
 	}
 	if err := tx.replace(ctx, termTables.experiments, stored, terms); err != nil {

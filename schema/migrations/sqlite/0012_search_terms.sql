@@ -28,6 +28,15 @@ CREATE TABLE learning_terms (
 CREATE INDEX learning_terms_rank ON learning_terms (term, weight, sort_key, learning_id);
 
 -- A read store migrated with search documents in it: the projection's
--- next batch writes their terms (read_model_backfill, migration 0010).
+-- next batch writes the terms of every experiment's document and of
+-- every learning (read_model_backfill, migration 0010).
 INSERT INTO read_model_backfill (item) SELECT 'search_terms'
-WHERE EXISTS (SELECT 1 FROM experiment_search) OR EXISTS (SELECT 1 FROM learning_search);
+WHERE EXISTS (SELECT 1 FROM experiment_search) OR EXISTS (SELECT 1 FROM learnings);
+
+-- The learnings library searches learning_terms alone: its documents
+-- and their full-text index (migration 0005) have no reader left.
+DROP TRIGGER learning_search_insert;
+DROP TRIGGER learning_search_delete;
+DROP TRIGGER learning_search_update;
+DROP TABLE learning_fts;
+DROP TABLE learning_search;
