@@ -2,7 +2,9 @@ package readmodel
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,15 +40,21 @@ type weightedField struct {
 	weight int64
 }
 
-// appendTerms appends the index rows of one document: each distinct term
-// of its fields, in term order, with the sum of its occurrences' weights.
-func appendTerms(rows []any, id string, sortKey int64, fields ...weightedField) []any {
+// termWeights returns each distinct term of fields with the sum of its
+// occurrences' weights.
+func termWeights(fields []weightedField) map[string]int64 {
 	weights := map[string]int64{}
 	for _, f := range fields {
 		for t := range strings.FieldsSeq(f.text) {
 			weights[t] += f.weight
 		}
 	}
+	return weights
+}
+
+// appendTerms appends the index rows of one document, in term order.
+func appendTerms(rows []any, id string, sortKey int64, fields ...weightedField) []any {
+	weights := termWeights(fields)
 	id = dbText(id)
 	for _, t := range sortedKeys(weights) {
 		rows = append(rows, id, t, weights[t], sortKey)
@@ -58,9 +66,90 @@ func appendTerms(rows []any, id string, sortKey int64, fields ...weightedField) 
 // registration time in microseconds, as stored.
 func experimentSortKey(registeredAt time.Time) int64 { return dbTime(registeredAt).UnixMicro() }
 
+func experimentFields(title, hypothesis, summary, learnings string) []weightedField {
+	return []weightedField{{title, titleWeight}, {hypothesis, hypothesisWeight}, {summary, summaryWeight}, {learnings, learningsWeight}}
+}
+
 func appendExperimentTerms(rows []any, id string, sortKey int64, title, hypothesis, summary, learnings string) []any {
-	return appendTerms(rows, id, sortKey, weightedField{title, titleWeight}, weightedField{hypothesis, hypothesisWeight},
-		weightedField{summary, summaryWeight}, weightedField{learnings, learningsWeight})
+	return appendTerms(rows, id, sortKey, experimentFields(title, hypothesis, summary, learnings)...)
+}
+
+// termDoc is an experiment's search document as its index rows come
+// from it.
+type termDoc struct {
+	id      string
+	sortKey int64
+	fields  []weightedField
+}
+
+// storedTerm is an index row as stored.
+type storedTerm struct{ weight, sortKey int64 }
+
+const loadExperimentTerms = "SELECT experiment_id, term, weight, sort_key FROM experiment_terms WHERE experiment_id IN (%s)"
+
+// writeExperimentTerms writes the index rows of docs, of which those in
+// stored were in the read store before the batch: it reads their stored
+// rows, then deletes the rows that changed or went and inserts those that
+// changed or came. A document mostly gains a few terms (a summary, a
+// learning), so this writes much less than replacing its rows whole.
+func writeExperimentTerms(ctx context.Context, tx *batchTx, stored []string, docs []termDoc) error {
+	old := map[string]map[string]storedTerm{}
+	err := tx.queryIn(ctx, loadExperimentTerms, stored, func(rows *sql.Rows) error {
+		var id, term string
+		var t storedTerm
+		if err := rows.Scan(&id, &term, &t.weight, &t.sortKey); err != nil {
+			return err
+		}
+		if old[id] == nil {
+			old[id] = map[string]storedTerm{}
+		}
+		old[id][term] = t
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var gone, rows []any
+	for _, d := range docs {
+		weights := termWeights(d.fields)
+		was := old[d.id]
+		for _, term := range sortedKeys(was) {
+			if w, ok := weights[term]; !ok || was[term] != (storedTerm{w, d.sortKey}) {
+				gone = append(gone, d.id, term)
+			}
+		}
+		for _, term := range sortedKeys(weights) {
+			if t, ok := was[term]; !ok || t != (storedTerm{weights[term], d.sortKey}) {
+				rows = append(rows, d.id, term, weights[term], d.sortKey)
+			}
+		}
+	}
+	if err := deleteTerms(ctx, tx, gone); err != nil {
+		return err
+	}
+	return tx.insert(ctx, termTables.experiments, rows)
+}
+
+// termsPerDelete bounds the (experiment_id, term) pairs of one DELETE.
+const termsPerDelete = 1000
+
+// deleteTerms deletes the experiment_terms rows of pairs (an id, then a
+// term, for each row), a chunk at a time.
+func deleteTerms(ctx context.Context, tx *batchTx, pairs []any) error {
+	for chunk := range slices.Chunk(pairs, 2*termsPerDelete) {
+		n := len(chunk) / 2
+		ids := make([]any, n)
+		for i := range n {
+			ids[i] = chunk[2*i]
+		}
+		values := strings.Repeat("(?, ?), ", n-1) + "(?, ?)"
+		query := tx.tx.Rebind("DELETE FROM experiment_terms WHERE experiment_id IN (" + placeholders(n) + ")" +
+			" AND (experiment_id, term) IN (VALUES " + values + ")")
+		if _, err := tx.tx.ExecContext(ctx, query, append(ids, chunk...)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendLearningTerms appends the index rows of a learning: its text and

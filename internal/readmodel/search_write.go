@@ -107,18 +107,21 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 		}
 	}
 	rows := make([]any, 0, len(ids)*len(experimentDocs.columns))
-	var terms []any
-	for _, id := range ids {
+	docs := make([]termDoc, len(ids))
+	for i, id := range ids {
 		x := b.experiments[id]
 		title, hypothesis := searchText(x.Title, maxFieldRunes), searchText(x.Hypothesis, maxFieldRunes)
 		summary, learnings := searchText(x.Summary, maxFieldRunes), searchText(strings.Join(learned[id], " "), maxLearningsRunes)
 		rows = append(rows, docIDs[id], dbText(id), title, hypothesis, summary, learnings)
-		terms = appendExperimentTerms(terms, id, experimentSortKey(x.RegisteredAt), title, hypothesis, summary, learnings)
+		docs[i] = termDoc{id: dbText(id), sortKey: experimentSortKey(x.RegisteredAt), fields: experimentFields(title, hypothesis, summary, learnings)}
 	}
 	if err := tx.replace(ctx, experimentDocs, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
 	}
-	if err := tx.replace(ctx, termTables.experiments, stored, terms); err != nil {
+	if b.backfill[backfillSearchTerms] {
+		return nil // backfillTerms writes every document's terms
+	}
+	if err := writeExperimentTerms(ctx, tx, stored, docs); err != nil {
 		return fmt.Errorf("index experiments' terms: %w", err)
 	}
 	return nil
