@@ -80,7 +80,9 @@ func topK[R any](ctx context.Context, db *readstore.DB, idx termIndex, tq textQu
 	}
 	var hits []hit[R]
 	seen := map[string]bool{}
-	for n := k + 1; ; n = min(2*n, maxRead) {
+	// The first read takes a little more than the page, for the matches
+	// that the viewer may not see; each next one twice as many.
+	for n := k + k/4 + 4; ; n = min(2*n, maxRead) {
 		found, err := readGroups(ctx, db, idx, groups, n, seen)
 		if err != nil {
 			return nil, err
