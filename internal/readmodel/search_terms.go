@@ -143,8 +143,9 @@ func deleteTerms(ctx context.Context, tx *batchTx, pairs []any) error {
 			ids[i] = chunk[2*i]
 		}
 		values := strings.Repeat("(?, ?), ", n-1) + "(?, ?)"
+		// By key, never through the rank index (see scoreAll).
 		query := tx.tx.Rebind("DELETE FROM experiment_terms WHERE experiment_id IN (" + placeholders(n) + ")" +
-			" AND (experiment_id, term) IN (VALUES " + values + ")")
+			" AND (experiment_id, term || '') IN (VALUES " + values + ")")
 		if _, err := tx.tx.ExecContext(ctx, query, append(ids, chunk...)...); err != nil {
 			return err
 		}

@@ -92,7 +92,10 @@ func topK[R any](ctx context.Context, db *readstore.DB, idx termIndex, tq textQu
 				return nil, err
 			}
 		}
-		found = slices.DeleteFunc(found, func(key rankKey) bool { return after != nil && key.compare(*after) >= 0 })
+		// Only documents that would enter the top k are worth loading.
+		found = slices.DeleteFunc(found, func(key rankKey) bool {
+			return after != nil && key.compare(*after) >= 0 || len(hits) == k && key.compare(hits[k-1].key) <= 0
+		})
 		rows, err := load(ctx, keyIDs(found))
 		if err != nil {
 			return nil, err
@@ -272,8 +275,10 @@ func scoreAll(ctx context.Context, db *readstore.DB, idx termIndex, groups []ter
 			groupsOf[w] = append(groupsOf[w], i)
 		}
 	}
+	// term || '' keeps both stores from reading every row of the words in
+	// the rank index: they look the documents up by key instead.
 	query := "SELECT " + idx.key + " AS id, term, weight, sort_key FROM " + idx.table +
-		" WHERE term IN (" + placeholders(len(words)) + ") AND " + idx.key + " IN (%s)"
+		" WHERE term || '' IN (" + placeholders(len(words)) + ") AND " + idx.key + " IN (%s)"
 	rows, err := selectIn[termRow](ctx, db, query, keyIDs(found), words...)
 	if err != nil {
 		return nil, fmt.Errorf("score matches: %w", err)
