@@ -45,15 +45,17 @@ var (
 func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
 
 // textSearchSQL is the core of a ranked text search on each store: the
-// matches of one word in the full-text index, best first, the first page
-// of them, with no visibility or filters.
+// first page of one word's rows in the term index, best first, with
+// their experiments, and no visibility or filters. The index's ids
+// compare byte by byte on Postgres (COLLATE "C"); the join compares them
+// as the experiments' own.
 func textSearchSQL(d readstore.Dialect) string {
+	id := "t.experiment_id"
 	if d == readstore.Postgres {
-		return `SELECT e.* FROM experiment_search s JOIN experiments e ON e.id = s.experiment_id, to_tsquery('simple', ?) tq
-			WHERE s.document @@ tq ORDER BY ts_rank(s.document, tq) DESC, e.registered_at DESC, e.id DESC LIMIT 51`
+		id += ` COLLATE "default"`
 	}
-	return `SELECT e.* FROM experiment_fts f JOIN experiment_search s ON s.doc_id = f.rowid JOIN experiments e ON e.id = s.experiment_id
-		WHERE experiment_fts MATCH ? ORDER BY bm25(experiment_fts, 10, 4, 2, 1), e.registered_at DESC, e.id DESC LIMIT 51`
+	return `SELECT e.* FROM experiment_terms t JOIN experiments e ON e.id = ` + id + `
+		WHERE t.term = ? ORDER BY t.weight DESC, t.sort_key DESC, t.experiment_id DESC LIMIT 51`
 }
 
 // queriesFor lists the reads the scenario measures over the history of

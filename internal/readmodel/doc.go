@@ -51,13 +51,21 @@
 //
 // # Search
 //
-// Text search goes through an index on each store: the projection writes
-// a search document per experiment (title, hypothesis, summary and its
-// learnings' texts) and per learning (text and skills) in the batch's
-// transaction, tokenized in Go, and the store indexes it (FTS5 on SQLite,
-// a tsvector with a GIN index on Postgres). search.go says what a search
-// matches, which is the same on both stores, and how results rank; the
-// visibility rule applies to every result at query time.
+// Text search goes through an index of the read model's own (migration
+// 0012): the projection writes, in the batch's transaction, a row per
+// distinct term of each experiment's search document (title, hypothesis,
+// summary and its learnings' texts, tokenized in Go) and of each learning
+// (text and skills), with the term's weight there and the document's sort
+// key, and replaces an experiment's rows whole when its text changes. A
+// search reads its terms' rows in rank order and stops at the page
+// (search_topk.go); search.go says what a search matches and how results
+// rank, which is the same on both stores. The visibility rule and the
+// filters apply to every candidate at query time, and a search reads on
+// until the page fills with what the viewer may see. The experiments'
+// documents (experiment_search) are also indexed by each store (FTS5 on
+// SQLite, a tsvector with a GIN index on Postgres) for
+// SimilarExperiments. A read store migrated with documents in it builds
+// the term index at its next batch (read_model_backfill 'search_terms').
 //
 // # Metrics
 //

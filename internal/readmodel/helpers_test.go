@@ -178,6 +178,8 @@ var readModelTables = []struct{ name, order string }{
 	{"story_experiments", "story_id, experiment_id"},
 	{"story_helped", "story_id, actor"},
 	{"story_versions", "story_id, position"},
+	{"experiment_terms", "experiment_id, term"},
+	{"learning_terms", "learning_id, term"},
 	{"history", "position"},
 	{"figure_cells", "month, team, visibility"},
 	{"failure_feeds", "failure_id, innovation_id, requires"},

@@ -142,6 +142,9 @@ type batch struct {
 	storedLinks                          map[linkKey]bool
 
 	stories *storyBatch
+	// backfill names what read_model_backfill says is left to fill, as
+	// the batch's write read it.
+	backfill map[string]bool
 }
 
 type linkKey struct{ innovation, experiment string }

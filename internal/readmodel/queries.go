@@ -396,6 +396,33 @@ type LearningResult struct {
 	Status string `json:"status"`
 }
 
+type learningResultRow struct {
+	learningRow
+	ExperimentTitle string `db:"experiment_title"`
+	Outcome         string `db:"outcome"`
+	Status          string `db:"status"`
+}
+
+// searchLearnings returns the limit best learnings that match tq and
+// that query (with args, then an IN list of learning ids) keeps, through
+// the term index (search_topk.go).
+func (q *Queries) searchLearnings(ctx context.Context, tq textQuery, query string, args []any, limit int) ([]learningResultRow, error) {
+	load := func(ctx context.Context, ids []string) (map[string]learningResultRow, error) {
+		found, err := selectIn[learningResultRow](ctx, q.db, query, ids, args...)
+		out := make(map[string]learningResultRow, len(found))
+		for _, r := range found {
+			out[r.ID] = r
+		}
+		return out, err
+	}
+	hits, err := topK(ctx, q.db, learningTerms, tq, nil, limit, load)
+	rows := make([]learningResultRow, len(hits))
+	for i, h := range hits {
+		rows[i] = h.row
+	}
+	return rows, err
+}
+
 // Learnings searches the learnings library: learnings of experiments v
 // may see, newest first.
 func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]LearningResult, error) {
@@ -416,24 +443,16 @@ func (q *Queries) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([]
 		where = append(where, "e.outcome = ?")
 		args = append(args, f.Outcome)
 	}
-	type row struct {
-		learningRow
-		ExperimentTitle string `db:"experiment_title"`
-		Outcome         string `db:"outcome"`
-		Status          string `db:"status"`
-	}
-	var rows []row
-	with, from, order := "", "learnings l", "l.position DESC"
+	query := "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome, e.status" +
+		" FROM learnings l JOIN experiments e ON e.id = l.experiment_id WHERE " + strings.Join(where, " AND ")
+	var rows []learningResultRow
+	var err error
 	if tq := allTerms(f.Q); len(tq.terms) > 0 {
-		var match any
-		with, match = matchCTE(q.db.Dialect, learningSearch, tq)
-		from, order = "m JOIN learnings l ON l.id = m.id", "m.score DESC, l.position DESC"
-		args = append([]any{match}, args...)
+		rows, err = q.searchLearnings(ctx, tq, query+" AND l.id IN (%s)", args, clampLimit(f.Limit))
+	} else {
+		err = q.db.SelectContext(ctx, &rows, q.db.Rebind(query+" ORDER BY l.position DESC LIMIT ?"), append(args, clampLimit(f.Limit))...)
 	}
-	query := with + "SELECT " + prefixed("l", learningColumns) + ", e.title AS experiment_title, e.outcome, e.status" +
-		" FROM " + from + " JOIN experiments e ON e.id = l.experiment_id WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY " + order + " LIMIT ?"
-	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(query), append(args, clampLimit(f.Limit))...); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("search learnings: %w", err)
 	}
 	out := make([]LearningResult, len(rows))

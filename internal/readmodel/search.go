@@ -3,7 +3,6 @@ package readmodel
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,11 +34,28 @@ import (
 // its terms instead and drops stop words, since a free text is mostly
 // words that every experiment has.
 //
-// Ranking: bm25 on SQLite, ts_rank on Postgres, both weighting title over
-// hypothesis over summary over learnings (text over skills for a
-// learning); ties go to the newest registered (newest recorded). The two
-// stores find the same results; their scores, and so the order of results
-// whose scores are close, can differ.
+// Matching and ranking go through an index of our own, the same on both
+// stores (migration 0012, search_terms.go): a row per distinct term of
+// each document, with the term's weight in the document and the
+// document's sort key. The weight is the sum, over the fields, of the
+// term's occurrences in the field times the field's weight: title 10,
+// hypothesis 4, summary 2, learnings 1 (a learning's text 10, its skills
+// 4). A document's score for a search is the sum, over the search's
+// terms, of the term's weight in it; for the last term, when a prefix,
+// the greatest weight of the words it stands for (at most maxPrefixTerms,
+// the first in byte order). Results go best score first, ties to the
+// newest registered (newest recorded), then the greater id. Scores are
+// integers computed from the documents alone, so both stores give the
+// same results in the same order. This replaced bm25 on SQLite and
+// ts_rank on Postgres, which ranked every match before returning a page:
+// the index's rows of a term are read in rank order, and a top-k
+// (search_topk.go) stops as soon as the page is known, however many
+// documents match. A page of experiments continues by a cursor of the
+// last one's (score, registered_at, id).
+//
+// SimilarExperiments, which ORs its terms, still ranks by the stores'
+// full-text indexes (bm25 on SQLite, ts_rank on Postgres, weighted the
+// same way), whose scores, and so the order of close results, differ.
 
 // Bounds of the text that is indexed and searched.
 const (
@@ -201,27 +217,24 @@ type searchKind struct {
 	weights string
 }
 
-var (
-	experimentSearch = searchKind{table: "experiment_search", key: "experiment_id", fts: "experiment_fts", weights: "10, 4, 2, 1"}
-	learningSearch   = searchKind{table: "learning_search", key: "learning_id", fts: "learning_fts", weights: "10, 4"}
-)
+var experimentSearch = searchKind{table: "experiment_search", key: "experiment_id", fts: "experiment_fts", weights: "10, 4, 2, 1"}
 
 // A ranked page's cursor is the score of its last item, then rankSep,
 // then the list cursor of its (registered_at, id). Neither kind of cursor
 // is taken for the other.
 const rankSep = "~"
 
-func encodeRankCursor(score float64, k pageKey) string {
-	return strconv.FormatFloat(score, 'g', -1, 64) + rankSep + encodeCursor(k)
+func encodeRankCursor(score int64, k pageKey) string {
+	return strconv.FormatInt(score, 10) + rankSep + encodeCursor(k)
 }
 
-func decodeRankCursor(s string) (float64, pageKey, error) {
+func decodeRankCursor(s string) (int64, pageKey, error) {
 	text, rest, ok := strings.Cut(s, rankSep)
 	if !ok {
 		return 0, pageKey{}, fmt.Errorf("%w: not a cursor of a text search", ErrBadCursor)
 	}
-	score, err := strconv.ParseFloat(text, 64)
-	if err != nil || math.IsNaN(score) || math.IsInf(score, 0) {
+	score, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || score < 0 {
 		return 0, pageKey{}, fmt.Errorf("%w: bad score %q", ErrBadCursor, text)
 	}
 	k, err := decodeCursor(rest)
@@ -230,54 +243,49 @@ func decodeRankCursor(s string) (float64, pageKey, error) {
 
 // searchExperiments is ListExperiments for a filter with search terms:
 // the matches that also meet where (conditions on e, with args), best
-// first, paged by keyset on (score, registered_at, id). A page's cursor
-// continues by rank; scores shift a little as the index changes, so
-// pages read while experiments are written may repeat or miss a result
-// near a page boundary.
+// first, paged by keyset on (score, registered_at, id), through the term
+// index (search_topk.go). A page's cursor continues by rank; a score
+// changes when its document does, so pages read while experiments are
+// written may repeat or miss a result near a page boundary.
 func (q *Queries) searchExperiments(ctx context.Context, v Viewer, f ExperimentFilter, tq textQuery, where []string, args []any) (ExperimentPage, error) {
+	var after *rankKey
 	if f.Cursor != "" {
 		score, k, err := decodeRankCursor(f.Cursor)
 		if err != nil {
 			return ExperimentPage{}, fmt.Errorf("list experiments: %w", err)
 		}
-		at := dbTime(k.RegisteredAt)
-		where = append(where, "(m.score < ? OR (m.score = ? AND (e.registered_at < ? OR (e.registered_at = ? AND e.id < ?))))")
-		args = append(args, score, score, at, at, k.ID)
+		after = &rankKey{score: score, sort: experimentSortKey(k.RegisteredAt), id: dbText(k.ID)}
 	}
 	limit := clampLimit(f.Limit)
-	cte, match := matchCTE(q.db.Dialect, experimentSearch, tq)
-	query := cte + "SELECT " + prefixed("e", experimentColumns) + ", m.score FROM m JOIN experiments e ON e.id = m.id WHERE " +
-		strings.Join(where, " AND ") + " ORDER BY m.score DESC, e.registered_at DESC, e.id DESC LIMIT ?"
-	var rows []scoredExperimentRow
-	args = append(append([]any{match}, args...), limit+1)
-	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind(query), args...); err != nil {
+	query := "SELECT " + prefixed("e", experimentColumns) + " FROM experiments e WHERE " + strings.Join(where, " AND ") + " AND e.id IN (%s)"
+	load := func(ctx context.Context, ids []string) (map[string]experimentRow, error) {
+		rows, err := selectIn[experimentRow](ctx, q.db, query, ids, args...)
+		out := make(map[string]experimentRow, len(rows))
+		for _, r := range rows {
+			out[r.ID] = r
+		}
+		return out, err
+	}
+	hits, err := topK(ctx, q.db, experimentTerms, tq, after, limit+1, load)
+	if err != nil {
 		return ExperimentPage{}, fmt.Errorf("search experiments: %w", err)
 	}
 	page := ExperimentPage{Items: []experiments.Experiment{}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		page.NextCursor = encodeRankCursor(last.Score, pageKey{RegisteredAt: last.RegisteredAt.UTC(), ID: last.ID})
+	if len(hits) > limit {
+		hits = hits[:limit]
+		last := hits[limit-1]
+		page.NextCursor = encodeRankCursor(last.key.score, pageKey{RegisteredAt: last.row.RegisteredAt.UTC(), ID: last.row.ID})
 	}
-	items, err := q.renderExperiments(ctx, v, experimentRows(rows))
+	rows := make([]experimentRow, len(hits))
+	for i, h := range hits {
+		rows[i] = h.row
+	}
+	items, err := q.renderExperiments(ctx, v, rows)
 	if err != nil {
 		return ExperimentPage{}, fmt.Errorf("search experiments: %w", err)
 	}
 	page.Items = items
 	return page, nil
-}
-
-type scoredExperimentRow struct {
-	experimentRow
-	Score float64 `db:"score"`
-}
-
-func experimentRows(rows []scoredExperimentRow) []experimentRow {
-	out := make([]experimentRow, len(rows))
-	for i := range rows {
-		out[i] = rows[i].experimentRow
-	}
-	return out
 }
 
 // SimilarExperiments returns up to limit experiments that v may see, most

@@ -9,15 +9,14 @@ import (
 	"github.com/failforward/failforward/internal/events"
 )
 
-// The search documents, as the projection writes them: experiment_search
-// and learning_search, on both stores. Each store indexes them itself
-// (FTS5 through triggers, Postgres through a generated tsvector column),
-// so the projection writes plain rows, like every other table's.
-var searchTables = struct{ experiments, learnings *tableSpec }{
-	experiments: newTableSpec("experiment_search",
-		[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id"),
-	learnings: newTableSpec("learning_search", []string{"doc_id", "learning_id", "text", "skills"}, ""),
-}
+// The search documents of experiments, as the projection writes them:
+// experiment_search, on both stores, which each store indexes itself for
+// SimilarExperiments (FTS5 through triggers, Postgres through a generated
+// tsvector column), so the projection writes plain rows, like every other
+// table's. The term index (search_terms.go) is written beside them, and a
+// learning has its terms there alone.
+var experimentDocs = newTableSpec("experiment_search",
+	[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id")
 
 // loadSearchDocs has one %s, for its IN list.
 const loadSearchDocs = "SELECT experiment_id, doc_id, learnings FROM experiment_search WHERE experiment_id IN (%s)"
@@ -32,19 +31,21 @@ func (p *Projection) writeIndexed(ctx context.Context, tx *batchTx, b *batch) er
 	if err := writeLearningDocs(ctx, tx, b); err != nil {
 		return err
 	}
-	return writeExperimentDocs(ctx, tx, b)
+	if err := writeExperimentDocs(ctx, tx, b); err != nil {
+		return err
+	}
+	return backfillTerms(ctx, tx, b)
 }
 
-// writeLearningDocs adds a document per learning the batch recorded.
-// Learnings never change, and their visibility is their experiment's,
-// which the queries check.
+// writeLearningDocs indexes the terms of every learning the batch
+// recorded. Learnings never change, and their visibility is their
+// experiment's, which the queries check.
 func writeLearningDocs(ctx context.Context, tx *batchTx, b *batch) error {
-	rows := make([]any, 0, len(b.learnings)*len(searchTables.learnings.columns))
+	var terms []any
 	for _, l := range b.learnings {
-		rows = append(rows, int64(l.Position), dbText(l.ID), searchText(l.Text, maxFieldRunes),
-			searchText(strings.Join(l.Skills, " "), maxSkillsRunes))
+		terms = appendLearningTerms(terms, l)
 	}
-	if err := tx.insert(ctx, searchTables.learnings, rows); err != nil {
+	if err := tx.insert(ctx, termTables.learnings, terms); err != nil {
 		return fmt.Errorf("index learnings: %w", err)
 	}
 	return nil
@@ -105,15 +106,23 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 			learned[l.ExperimentID] = append(learned[l.ExperimentID], t)
 		}
 	}
-	rows := make([]any, 0, len(ids)*len(searchTables.experiments.columns))
-	for _, id := range ids {
+	rows := make([]any, 0, len(ids)*len(experimentDocs.columns))
+	docs := make([]termDoc, len(ids))
+	for i, id := range ids {
 		x := b.experiments[id]
-		rows = append(rows, docIDs[id], dbText(id), searchText(x.Title, maxFieldRunes),
-			searchText(x.Hypothesis, maxFieldRunes), searchText(x.Summary, maxFieldRunes),
-			searchText(strings.Join(learned[id], " "), maxLearningsRunes))
+		title, hypothesis := searchText(x.Title, maxFieldRunes), searchText(x.Hypothesis, maxFieldRunes)
+		summary, learnings := searchText(x.Summary, maxFieldRunes), searchText(strings.Join(learned[id], " "), maxLearningsRunes)
+		rows = append(rows, docIDs[id], dbText(id), title, hypothesis, summary, learnings)
+		docs[i] = termDoc{id: dbText(id), sortKey: experimentSortKey(x.RegisteredAt), fields: experimentFields(title, hypothesis, summary, learnings)}
 	}
-	if err := tx.replace(ctx, searchTables.experiments, stored, rows); err != nil {
+	if err := tx.replace(ctx, experimentDocs, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
+	}
+	if b.backfill[backfillSearchTerms] {
+		return nil // backfillTerms writes every document's terms
+	}
+	if err := writeExperimentTerms(ctx, tx, stored, docs); err != nil {
+		return fmt.Errorf("index experiments' terms: %w", err)
 	}
 	return nil
 }
