@@ -65,7 +65,7 @@ func monthStart(t time.Time) time.Time {
 }
 
 // tallyCells adds up the cells v may see of the months in span, and the
-// failures in them whose figures depend on v's teams.
+// parts of them for the teams v sees (requires_cells).
 func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
 	cond, args := cellConds(v, team, span)
 	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", cellColumns)+" FROM figure_cells c WHERE "+cond), args...)
@@ -85,12 +85,7 @@ func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span mo
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load figure cells: %w", err)
 	}
-	cond, args = cellConds(v, team, span)
-	if err := q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t); err != nil {
-		return err
-	}
-	cond, args = cellConds(v, team, span)
-	return q.tallyStoryDeps(ctx, v, cond, args, t)
+	return q.tallyRequiresCells(ctx, v, team, span, t)
 }
 
 // cellConds returns the condition on the rows aliased c of figure_cells

@@ -73,6 +73,7 @@ var figureViewers = map[string]readmodel.Viewer{
 	"everything":    {All: true},
 	"one team":      {Teams: []string{"red"}},
 	"several teams": {Teams: []string{"blue", "green"}},
+	"three teams":   {Teams: []string{"amber", "red", "blue"}},
 	"no team":       {},
 }
 
