@@ -68,24 +68,87 @@ func monthStart(t time.Time) time.Time {
 // parts of them for the teams v sees (requires_cells).
 func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
 	cond, args := cellConds(v, team, span)
-	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", cellColumns)+" FROM figure_cells c WHERE "+cond), args...)
-	if err != nil {
+	query := "SELECT " + prefixed("c", cellColumns) + " FROM figure_cells c WHERE " + cond
+	if err := q.addCells(ctx, query, args, newCellReader(false), nil, t); err != nil {
 		return fmt.Errorf("load figure cells: %w", err)
+	}
+	query = "SELECT " + prefixed("c", requiresColumns) + " FROM requires_cells c WHERE " + cond
+	if err := q.addCells(ctx, query, args, newCellReader(true), v.seesAll, t); err != nil {
+		return fmt.Errorf("load requires cells: %w", err)
+	}
+	return nil
+}
+
+// addCells adds to t the cells query returns that r reads, those whose
+// requires keep holds, unless keep is nil.
+func (q *Queries) addCells(ctx context.Context, query string, args []any, r *cellReader, keep func(string) bool, t *tally) error {
+	rows, err := q.db.QueryContext(ctx, q.db.Rebind(query), args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		k, c, err := scanCell(rows)
-		if err != nil {
-			return fmt.Errorf("load figure cells: %w", err)
+		if err := r.scan(rows); err != nil {
+			return err
 		}
-		for _, cl := range t.at(k.month, k.team) {
-			cl.add(c)
+		if keep != nil && !keep(r.key.requires) {
+			continue
+		}
+		for _, cl := range t.at(r.key.month, r.key.team) {
+			cl.add(r)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load figure cells: %w", err)
+	return rows.Err()
+}
+
+// cellReader reads the rows of figure_cells or requires_cells as a read
+// adds them up: their histograms and skills parsed once per row, into
+// buffers that the next row reuses.
+type cellReader struct {
+	key            cellKey
+	counts         [numCounts]int64
+	cycle, latency []dayCount
+	skills         []skillCount
+	// text is cycle_days, latency_days and skills as stored.
+	text [3]string
+	dest []any
+}
+
+// newCellReader returns a reader of figure_cells rows (cellColumns), or
+// of requires_cells rows (requiresColumns) when requires is set.
+func newCellReader(requires bool) *cellReader {
+	r := &cellReader{}
+	r.dest = []any{&r.key.month, &r.key.team, &r.key.visibility}
+	if requires {
+		r.dest = append(r.dest, &r.key.requires, &r.counts[cFailuresFed], &r.counts[cFailuresWithStories],
+			&r.counts[cStoriesByLeads], &r.text[1])
+		return r
 	}
-	return q.tallyRequiresCells(ctx, v, team, span, t)
+	for i := range r.counts {
+		r.dest = append(r.dest, &r.counts[i])
+	}
+	r.dest = append(r.dest, &r.text[0], &r.text[1], &r.text[2])
+	return r
+}
+
+func (r *cellReader) scan(rows *sql.Rows) error {
+	if err := rows.Scan(r.dest...); err != nil {
+		return err
+	}
+	var err error
+	if r.cycle, err = parseDays(r.text[0], r.cycle); err == nil {
+		r.latency, err = parseDays(r.text[1], r.latency)
+	}
+	if err == nil {
+		r.skills = r.skills[:0]
+		if r.text[2] != "" {
+			r.skills, err = parseSkills(r.text[2], r.skills)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cell %s %s %s %s: %w", r.key.month, r.key.team, r.key.visibility, r.key.requires, err)
+	}
+	return nil
 }
 
 // cellConds returns the condition on the rows aliased c of figure_cells
@@ -102,7 +165,7 @@ func cellConds(v Viewer, team string, span monthSpan) (string, []any) {
 }
 
 // add adds the figures of a stored cell to the report's cell.
-func (c *cell) add(f *cellFigures) {
+func (c *cell) add(r *cellReader) {
 	m := &c.m
 	for i, p := range [numCounts]*int{
 		cRegistered: &m.Registered, cStarted: &m.Started, cConcluded: &m.Concluded,
@@ -112,16 +175,16 @@ func (c *cell) add(f *cellFigures) {
 		cLearnedAndDecided: &m.LearnedAndDecided, cFailuresWithLearnings: &m.FailuresWithLearnings,
 		cFailuresWithStories: &m.FailuresWithStories, cStoriesByLeads: &m.StoriesByLeads,
 	} {
-		*p += int(f.counts[i])
+		*p += int(r.counts[i])
 	}
-	for d, n := range f.cycleDays {
-		c.cycleDays[d] += n
+	for _, x := range r.cycle {
+		c.cycleDays.add(x.d, x.n)
 	}
-	for d, n := range f.latencyDays {
-		c.latency[d] += n
+	for _, x := range r.latency {
+		c.latency.add(x.d, x.n)
 	}
-	for s, n := range f.skills {
-		c.skills[s] += int(n)
+	for _, x := range r.skills {
+		c.skills[x.skill] += int(x.n)
 	}
 }
 
@@ -175,7 +238,7 @@ func (q *Queries) tallyFedFailures(ctx context.Context, v Viewer, cond string, a
 		d := wholeDays(x.ConcludedAt, *launch)
 		for _, cl := range t.at(x.Month, x.Team) {
 			cl.m.FailuresFed++
-			cl.latency[d]++
+			cl.latency.add(d, 1)
 		}
 	}
 	return nil

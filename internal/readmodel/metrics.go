@@ -123,14 +123,13 @@ type SkillCount struct {
 // medians' values are whole days, kept as histograms (days → count).
 type cell struct {
 	m         PeriodMetrics
-	cycleDays map[int]int64
-	latency   map[int]int64
+	cycleDays dayHist
+	latency   dayHist
 	skills    map[string]int
 }
 
 func newCell(period, team string) *cell {
-	return &cell{m: PeriodMetrics{Period: period, Team: team},
-		cycleDays: map[int]int64{}, latency: map[int]int64{}, skills: map[string]int{}}
+	return &cell{m: PeriodMetrics{Period: period, Team: team}, skills: map[string]int{}}
 }
 
 // tally adds every figure to its team's row and to its period's AllTeams
@@ -304,7 +303,7 @@ func (q *Queries) tallyCycleTimes(ctx context.Context, v Viewer, f OutcomeFilter
 	for _, r := range rows {
 		d := wholeDays(r.StartedAt, r.ConcludedAt)
 		for _, cl := range t.at(r.Month, r.Team) {
-			cl.cycleDays[d]++
+			cl.cycleDays.add(d, 1)
 		}
 	}
 	return nil
@@ -370,8 +369,8 @@ func (t *tally) report() []PeriodMetrics {
 		m.LearningRate = ratio(m.LearnedAndDecided, m.Concluded+m.Abandoned)
 		m.OpennessLearnings = ratio(m.FailuresWithLearnings, m.Failed)
 		m.OpennessStories = ratio(m.FailuresWithStories, m.Failed)
-		m.LearningLatencyDaysMedian = median(c.latency)
-		m.CycleTimeDaysMedian = median(c.cycleDays)
+		m.LearningLatencyDaysMedian = c.latency.median()
+		m.CycleTimeDaysMedian = c.cycleDays.median()
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)
 		m.Skills = make([]SkillCount, 0, len(c.skills))
 		for s, n := range c.skills {
@@ -440,32 +439,4 @@ func ratio(n, d int) *float64 {
 	}
 	r := float64(n) / float64(d)
 	return &r
-}
-
-// median is the median of the values a histogram counts: the middle
-// one, or the mean of the two middle ones; nil when it counts none.
-func median(h map[int]int64) *float64 {
-	var total int64
-	for _, n := range h {
-		total += max(n, 0)
-	}
-	if total == 0 {
-		return nil
-	}
-	lo, hi := (total-1)/2, total/2
-	var a, b int
-	var seen int64
-	for _, d := range slices.Sorted(maps.Keys(h)) {
-		n := max(h[d], 0)
-		if seen <= lo && lo < seen+n {
-			a = d
-		}
-		if seen <= hi && hi < seen+n {
-			b = d
-			break
-		}
-		seen += n
-	}
-	m := float64(a+b) / 2
-	return &m
 }

@@ -173,33 +173,6 @@ func (d figureDeltas) storyItem(rows []storyFigure, sign int64) {
 	}
 }
 
-// tallyRequiresCells adds up the rows of requires_cells that v may see of
-// team (unless "") and of the months in span, and whose teams v sees.
-func (q *Queries) tallyRequiresCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
-	cond, args := cellConds(v, team, span)
-	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", requiresColumns)+" FROM requires_cells c WHERE "+cond), args...)
-	if err != nil {
-		return fmt.Errorf("load requires cells: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		k, c, err := scanRequiresCell(rows)
-		if err != nil {
-			return fmt.Errorf("load requires cells: %w", err)
-		}
-		if !v.seesAll(k.requires) {
-			continue
-		}
-		for _, cl := range t.at(k.month, k.team) {
-			cl.add(c)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load requires cells: %w", err)
-	}
-	return nil
-}
-
 // fillRequiresCells adds sign times the terms of every stored failure
 // and story whose figures depend on the viewer's teams to the cells: in
 // a read store migrated with figures per failure only, the next batch

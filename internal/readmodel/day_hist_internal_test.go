@@ -1,0 +1,81 @@
+package readmodel
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestDayHistMedian: the dense histogram, with days far apart among
+// them, gives the median of the values added, as a sorted list does.
+func TestDayHistMedian(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 500 {
+		var h dayHist
+		var values []int
+		for range r.IntN(40) {
+			d := r.IntN(200) - 100
+			if r.IntN(10) == 0 {
+				d = r.IntN(2_000_000) - 1_000_000
+			}
+			values = append(values, d)
+			h.add(d, 1)
+			if r.IntN(5) == 0 {
+				// A term added and taken out again leaves nothing.
+				h.add(d+7, 1)
+				h.add(d+7, -1)
+			}
+		}
+		slices.Sort(values)
+		got, want := h.median(), (*float64)(nil)
+		if n := len(values); n > 0 {
+			m := float64(values[(n-1)/2]+values[n/2]) / 2
+			want = &m
+		}
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Fatalf("round %d: median of %v = %v, want %v", round, values, deref(got), deref(want))
+		}
+	}
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
+// TestParseCells: what encodeDays and encodeCounts write reads back.
+func TestParseCells(t *testing.T) {
+	days := map[int]int64{-3: 2, 0: 1, 17: -1, 400: 12}
+	got, err := parseDays(encodeDays(days), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := map[int]int64{}
+	for _, x := range got {
+		back[x.d] = x.n
+	}
+	if !maps.Equal(back, days) {
+		t.Errorf("days read back as %v, want %v", back, days)
+	}
+	for _, skills := range []map[string]int64{{}, {"sql": 3, "ux research": 1}, {`a "quoted" <b>`: 2, "é": 1}} {
+		got, err := parseSkills(encodeCounts(skills), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := map[string]int64{}
+		for _, x := range got {
+			back[x.skill] = x.n
+		}
+		if !maps.Equal(back, skills) {
+			t.Errorf("skills read back as %v, want %v", back, skills)
+		}
+	}
+	for _, bad := range []string{"1", "1:", ":2", "1:2x", "a:b"} {
+		if _, err := parseDays(bad, nil); err == nil {
+			t.Errorf("parseDays(%q) took it", bad)
+		}
+	}
+}
