@@ -1,66 +1,66 @@
 package readmodel
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
 
 // dayHist is a histogram of whole days (days → count) as a report adds
-// cells up: dense from lo, so that adding a cell's histogram is a few
-// additions, with the days too far from the others to keep dense (dates
-// years apart) in far.
+// cells up: its pairs sorted by day, one per day. A stored cell's pairs
+// are sorted too, so adding one is a merge of the two lists, in the
+// number of days they count, whatever the days they span.
 type dayHist struct {
-	lo  int
-	n   []int64
-	far map[int]int64
+	pairs, spare []dayCount
 }
 
-// denseDays bounds the span of days a histogram keeps dense.
-const denseDays = 4096
-
+// add adds n at day d.
 func (h *dayHist) add(d int, n int64) {
-	switch {
-	case len(h.n) == 0:
-		h.lo, h.n = d, append(make([]int64, 0, 64), n)
-	case d >= h.lo && d < h.lo+len(h.n):
-		h.n[d-h.lo] += n
-	case d < h.lo && h.lo+len(h.n)-d <= denseDays:
-		grown := make([]int64, h.lo+len(h.n)-d, max(cap(h.n), h.lo+len(h.n)-d))
-		copy(grown[h.lo-d:], h.n)
-		h.lo, h.n = d, grown
-		h.n[0] += n
-	case d >= h.lo+len(h.n) && d-h.lo < denseDays:
-		h.n = append(h.n, make([]int64, d-h.lo+1-len(h.n))...)
-		h.n[d-h.lo] += n
-	default:
-		if h.far == nil {
-			h.far = map[int]int64{}
-		}
-		h.far[d] += n
+	i, found := slices.BinarySearchFunc(h.pairs, d, func(p dayCount, d int) int { return cmp.Compare(p.d, d) })
+	if found {
+		h.pairs[i].n += n
+		return
 	}
+	h.pairs = slices.Insert(h.pairs, i, dayCount{d, n})
 }
 
-// each calls fn for every day with a count, in ascending order of days;
-// a day may come more than once.
-func (h *dayHist) each(fn func(d int, n int64) bool) {
-	far := slices.Sorted(maps.Keys(h.far))
-	i := 0
-	for j, n := range h.n {
-		d := h.lo + j
-		for ; i < len(far) && far[i] <= d; i++ {
-			if !fn(far[i], h.far[far[i]]) {
-				return
+// addRun adds the pairs of run, sorted by day with one pair per day as
+// parseDays reads them from what encodeDays wrote.
+func (h *dayHist) addRun(run []dayCount) {
+	for i := 1; i < len(run); i++ {
+		if run[i].d <= run[i-1].d {
+			for _, p := range run {
+				h.add(p.d, p.n)
 			}
-		}
-		if n != 0 && !fn(d, n) {
 			return
 		}
 	}
-	for ; i < len(far); i++ {
-		if !fn(far[i], h.far[far[i]]) {
+	a, out := h.pairs, h.spare[:0]
+	i, j := 0, 0
+	for i < len(a) && j < len(run) {
+		switch {
+		case a[i].d < run[j].d:
+			out = append(out, a[i])
+			i++
+		case a[i].d > run[j].d:
+			out = append(out, run[j])
+			j++
+		default:
+			out = append(out, dayCount{a[i].d, a[i].n + run[j].n})
+			i, j = i+1, j+1
+		}
+	}
+	out = append(append(out, a[i:]...), run[j:]...)
+	h.pairs, h.spare = out, a
+}
+
+// each calls fn for every day with a count, in ascending order of days,
+// until fn returns false.
+func (h *dayHist) each(fn func(d int, n int64) bool) {
+	for _, p := range h.pairs {
+		if p.n != 0 && !fn(p.d, p.n) {
 			return
 		}
 	}
@@ -166,25 +166,26 @@ func parseSkills(s string, buf []skillCount) ([]skillCount, error) {
 		}
 		return buf, nil
 	}
-	bad := fmt.Errorf("bad skill counts %q", s)
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
-		return nil, bad
+		return nil, badSkills(s)
 	}
 	for i := 1; i < len(s)-1; {
 		if s[i] != '"' {
-			return nil, bad
+			return nil, badSkills(s)
 		}
 		end := strings.IndexByte(s[i+1:], '"')
 		if end < 0 || i+end+2 >= len(s) || s[i+end+2] != ':' {
-			return nil, bad
+			return nil, badSkills(s)
 		}
 		name := s[i+1 : i+1+end]
 		n, j, ok := parseInt(s, i+end+3)
 		if !ok || j >= len(s) || (s[j] != ',' && s[j] != '}') {
-			return nil, bad
+			return nil, badSkills(s)
 		}
 		buf = append(buf, skillCount{name, n})
 		i = j + 1
 	}
 	return buf, nil
 }
+
+func badSkills(s string) error { return fmt.Errorf("bad skill counts %q", s) }

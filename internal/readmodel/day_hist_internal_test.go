@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestDayHistMedian: the dense histogram, with days far apart among
-// them, gives the median of the values added, as a sorted list does.
+// TestDayHistMedian: the histogram, with days far apart among them and
+// terms that cancel, gives the median of the values added, as a sorted list does.
 func TestDayHistMedian(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := range 500 {
@@ -20,7 +20,12 @@ func TestDayHistMedian(t *testing.T) {
 				d = r.IntN(2_000_000) - 1_000_000
 			}
 			values = append(values, d)
-			h.add(d, 1)
+			if r.IntN(2) == 0 {
+				h.add(d, 1)
+			} else {
+				// A stored cell's pairs: sorted, one per day.
+				h.addRun([]dayCount{{d - 1 - r.IntN(3), 0}, {d, 1}, {d + 1 + r.IntN(3), 0}})
+			}
 			if r.IntN(5) == 0 {
 				// A term added and taken out again leaves nothing.
 				h.add(d+7, 1)

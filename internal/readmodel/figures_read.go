@@ -177,12 +177,8 @@ func (c *cell) add(r *cellReader) {
 	} {
 		*p += int(r.counts[i])
 	}
-	for _, x := range r.cycle {
-		c.cycleDays.add(x.d, x.n)
-	}
-	for _, x := range r.latency {
-		c.latency.add(x.d, x.n)
-	}
+	c.cycleDays.addRun(r.cycle)
+	c.latency.addRun(r.latency)
 	for _, x := range r.skills {
 		c.skills[x.skill] += int(x.n)
 	}

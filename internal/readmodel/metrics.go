@@ -137,20 +137,33 @@ func newCell(period, team string) *cell {
 type tally struct {
 	bucket string
 	cells  map[[2]string]*cell
+	// periods caches the period of each month seen, "" for one that
+	// does not parse.
+	periods map[string]string
 }
 
 func (t *tally) at(month, team string) []*cell {
-	// Months come from the projection and always parse; a row that does
-	// not is left out rather than let it stretch the report's span.
-	if _, err := time.Parse("2006-01", month); err != nil {
+	period, ok := t.periods[month]
+	if !ok {
+		// Months come from the projection and always parse; a row that
+		// does not is left out rather than let it stretch the report's
+		// span.
+		if _, err := time.Parse("2006-01", month); err == nil {
+			period = month
+			if t.bucket == BucketQuarter {
+				period = quarterOf(month)
+			}
+		}
+		if t.periods == nil {
+			t.periods = map[string]string{}
+		}
+		t.periods[month] = period
+	}
+	if period == "" {
 		return nil
 	}
-	period := month
-	if t.bucket == BucketQuarter {
-		period = quarterOf(month)
-	}
 	out := make([]*cell, 0, 2)
-	for _, tm := range []string{team, AllTeams} {
+	for _, tm := range [2]string{team, AllTeams} {
 		k := [2]string{period, tm}
 		c, ok := t.cells[k]
 		if !ok {
