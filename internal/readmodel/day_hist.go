@@ -38,6 +38,9 @@ func (h *dayHist) addRun(run []dayCount) {
 		}
 	}
 	a, out := h.pairs, h.spare[:0]
+	if n := len(a) + len(run); cap(out) < n {
+		out = make([]dayCount, 0, max(2*n, 32))
+	}
 	i, j := 0, 0
 	for i < len(a) && j < len(run) {
 		switch {

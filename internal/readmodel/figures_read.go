@@ -185,7 +185,7 @@ func (c *cell) add(r *cellReader) {
 	c.cycleDays.addRun(r.cycle)
 	c.latency.addRun(r.latency)
 	for _, x := range r.skills {
-		c.skills[x.skill] += int(x.n)
+		c.skills.add(x.skill, int(x.n))
 	}
 }
 

@@ -125,23 +125,64 @@ type cell struct {
 	m         PeriodMetrics
 	cycleDays dayHist
 	latency   dayHist
-	skills    map[string]int
+	skills    periodSkills
+}
+
+// periodSkills counts learnings per skill: a list, which a period's few
+// skills are quickest to find in, indexed once it grows long.
+type periodSkills struct {
+	list  []SkillCount
+	index map[string]int
+}
+
+func (s *periodSkills) add(skill string, n int) {
+	if s.index == nil {
+		for i := range s.list {
+			if s.list[i].Skill == skill {
+				s.list[i].Count += n
+				return
+			}
+		}
+		if len(s.list) >= 16 {
+			s.index = make(map[string]int, 2*len(s.list))
+			for i, c := range s.list {
+				s.index[c.Skill] = i
+			}
+		}
+	}
+	if i, ok := s.index[skill]; ok {
+		s.list[i].Count += n
+		return
+	}
+	if s.index != nil {
+		s.index[skill] = len(s.list)
+	}
+	s.list = append(s.list, SkillCount{Skill: skill, Count: n})
 }
 
 func newCell(period, team string) *cell {
-	return &cell{m: PeriodMetrics{Period: period, Team: team}, skills: map[string]int{}}
+	return &cell{m: PeriodMetrics{Period: period, Team: team}}
 }
 
-// tally adds every figure to its team's row and to its period's AllTeams
-// row, bucketing months into the report's periods.
+// tally adds every figure to its team's row, bucketing months into the
+// report's periods; report adds the teams' rows of each period up into
+// its AllTeams row.
 type tally struct {
 	bucket string
 	cells  map[[2]string]*cell
 	// periods caches the period of each month seen, "" for one that
 	// does not parse.
 	periods map[string]string
+	// last is the cell at returned last, which the next row is most
+	// often of: cells are read in order of month and team.
+	last struct {
+		period, team string
+		cells        [1]*cell
+	}
 }
 
+// at returns the cells a figure of team in month counts in: its team's
+// row of the month's period, or none for a month that does not parse.
 func (t *tally) at(month, team string) []*cell {
 	period, ok := t.periods[month]
 	if !ok {
@@ -162,24 +203,58 @@ func (t *tally) at(month, team string) []*cell {
 	if period == "" {
 		return nil
 	}
-	out := make([]*cell, 0, 2)
-	for _, tm := range [2]string{team, AllTeams} {
-		k := [2]string{period, tm}
+	if t.last.cells[0] == nil || t.last.period != period || t.last.team != team {
+		k := [2]string{period, team}
 		c, ok := t.cells[k]
 		if !ok {
-			c = newCell(period, tm)
+			c = newCell(period, team)
 			t.cells[k] = c
 		}
-		out = append(out, c)
+		t.last.period, t.last.team, t.last.cells[0] = period, team, c
 	}
-	return out
+	return t.last.cells[:]
+}
+
+// addTeams adds every team's row up into its period's AllTeams row.
+func (t *tally) addTeams() {
+	for k, c := range t.cells {
+		if k[1] == AllTeams {
+			continue
+		}
+		all, ok := t.cells[[2]string{k[0], AllTeams}]
+		if !ok {
+			all = newCell(k[0], AllTeams)
+			t.cells[[2]string{k[0], AllTeams}] = all
+		}
+		all.addCell(c)
+	}
+}
+
+// addCell adds the counts, histograms and skills of o to c.
+func (c *cell) addCell(o *cell) {
+	m, n := &c.m, &o.m
+	for _, f := range [...][2]*int{
+		{&m.Registered, &n.Registered}, {&m.Started, &n.Started}, {&m.Concluded, &n.Concluded},
+		{&m.Succeeded, &n.Succeeded}, {&m.Failed, &n.Failed}, {&m.Inconclusive, &n.Inconclusive},
+		{&m.Abandoned, &n.Abandoned}, {&m.OutcomeRevisions, &n.OutcomeRevisions}, {&m.FailuresFed, &n.FailuresFed},
+		{&m.LearnedAndDecided, &n.LearnedAndDecided}, {&m.FailuresWithLearnings, &n.FailuresWithLearnings},
+		{&m.FailuresWithStories, &n.FailuresWithStories}, {&m.StoriesByLeads, &n.StoriesByLeads},
+		{&m.LearningsRecorded, &n.LearningsRecorded},
+	} {
+		*f[0] += *f[1]
+	}
+	c.cycleDays.addRun(o.cycleDays.pairs)
+	c.latency.addRun(o.latency.pairs)
+	for _, s := range o.skills.list {
+		c.skills.add(s.Skill, s.Count)
+	}
 }
 
 // Outcomes computes the outcome dashboard over the experiments v may see.
 // Whole months come from the cells the projection maintains
-// (figure_cells), with the few failures whose figures depend on the
-// viewer's teams resolved from failure_feeds; the part of a month that a
-// range's bound cuts is counted from that part's rows.
+// (figure_cells), with the parts of them for the viewer's teams
+// (requires_cells); the part of a month that a range's bound cuts is
+// counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
 	bucket, err := checkOutcomeFilter(f)
 	if err != nil {
@@ -347,7 +422,7 @@ func (q *Queries) tallyLearnings(ctx context.Context, v Viewer, f OutcomeFilter,
 	}
 	for _, r := range skills {
 		for _, cl := range t.at(r.Month, r.Team) {
-			cl.skills[r.Skill] += r.N
+			cl.skills.add(r.Skill, r.N)
 		}
 	}
 	return nil
@@ -356,6 +431,7 @@ func (q *Queries) tallyLearnings(ctx context.Context, v Viewer, f OutcomeFilter,
 // report derives the rates and medians of every cell and fills the
 // AllTeams row of every period between the first and the last.
 func (t *tally) report() []PeriodMetrics {
+	t.addTeams()
 	var periods []string
 	for k := range t.cells {
 		if k[1] == AllTeams {
@@ -385,10 +461,7 @@ func (t *tally) report() []PeriodMetrics {
 		m.LearningLatencyDaysMedian = c.latency.median()
 		m.CycleTimeDaysMedian = c.cycleDays.median()
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)
-		m.Skills = make([]SkillCount, 0, len(c.skills))
-		for s, n := range c.skills {
-			m.Skills = append(m.Skills, SkillCount{Skill: s, Count: n})
-		}
+		m.Skills = append(make([]SkillCount, 0, len(c.skills.list)), c.skills.list...)
 		slices.SortFunc(m.Skills, func(a, b SkillCount) int {
 			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Skill, b.Skill))
 		})
