@@ -13,7 +13,7 @@ import (
 // are sorted too, so adding one is a merge of the two lists, in the
 // number of days they count, whatever the days they span.
 type dayHist struct {
-	pairs, spare []dayCount
+	pairs []dayCount
 }
 
 // add adds n at day d.
@@ -27,7 +27,9 @@ func (h *dayHist) add(d int, n int64) {
 }
 
 // addRun adds the pairs of run, sorted by day with one pair per day as
-// parseDays reads them from what encodeDays wrote.
+// parseDays reads them from what encodeDays wrote. It merges in place,
+// from the end: the histogram grows by run's length, and gives back one
+// place per day the two share.
 func (h *dayHist) addRun(run []dayCount) {
 	for i := 1; i < len(run); i++ {
 		if run[i].d <= run[i-1].d {
@@ -37,26 +39,29 @@ func (h *dayHist) addRun(run []dayCount) {
 			return
 		}
 	}
-	a, out := h.pairs, h.spare[:0]
-	if n := len(a) + len(run); cap(out) < n {
-		out = make([]dayCount, 0, max(2*n, 32))
-	}
-	i, j := 0, 0
-	for i < len(a) && j < len(run) {
+	n := len(h.pairs)
+	a := append(h.pairs, run...)
+	i, j, k := n-1, len(run)-1, len(a)-1
+	for ; j >= 0; k-- {
 		switch {
-		case a[i].d < run[j].d:
-			out = append(out, a[i])
-			i++
-		case a[i].d > run[j].d:
-			out = append(out, run[j])
-			j++
+		case i >= 0 && a[i].d > run[j].d:
+			a[k] = a[i]
+			i--
+		case i >= 0 && a[i].d == run[j].d:
+			a[k] = dayCount{a[i].d, a[i].n + run[j].n}
+			i, j = i-1, j-1
 		default:
-			out = append(out, dayCount{a[i].d, a[i].n + run[j].n})
-			i, j = i+1, j+1
+			a[k] = run[j]
+			j--
 		}
 	}
-	out = append(append(out, a[i:]...), run[j:]...)
-	h.pairs, h.spare = out, a
+	// a[:i+1] stayed in place; the merged rest is a[k+1:], after a gap
+	// of one place per day shared.
+	if gap := k - i; gap > 0 {
+		copy(a[i+1:], a[k+1:])
+		a = a[:len(a)-gap]
+	}
+	h.pairs = a
 }
 
 // each calls fn for every day with a count, in ascending order of days,

@@ -84,3 +84,36 @@ func TestParseCells(t *testing.T) {
 		}
 	}
 }
+
+// TestDayHistAddRun: merging stored cells' sorted pairs, which share
+// some days, gives the sums per day, sorted, one pair per day.
+func TestDayHistAddRun(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 300 {
+		var h dayHist
+		want := map[int]int64{}
+		for range r.IntN(8) {
+			run := map[int]int64{}
+			for range r.IntN(12) {
+				d := r.IntN(40) - 20
+				run[d] += int64(r.IntN(5) + 1)
+			}
+			var pairs []dayCount
+			for _, d := range slices.Sorted(maps.Keys(run)) {
+				pairs = append(pairs, dayCount{d, run[d]})
+				want[d] += run[d]
+			}
+			h.addRun(pairs)
+		}
+		got := map[int]int64{}
+		for i, p := range h.pairs {
+			if i > 0 && p.d <= h.pairs[i-1].d {
+				t.Fatalf("round %d: pairs out of order: %v", round, h.pairs)
+			}
+			got[p.d] = p.n
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("round %d: %v, want %v", round, got, want)
+		}
+	}
+}

@@ -73,11 +73,11 @@ func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span mo
 	// would read every page.
 	cond, args := cellConds(v, team, span)
 	order := " ORDER BY c.month, c.team, c.visibility"
-	query := "SELECT " + prefixed("c", cellColumns) + " FROM figure_cells c WHERE " + cond + order
+	query := "SELECT " + cellReadColumns + " FROM figure_cells c WHERE " + cond + order
 	if err := q.addCells(ctx, query, args, newCellReader(false), nil, t); err != nil {
 		return fmt.Errorf("load figure cells: %w", err)
 	}
-	query = "SELECT " + prefixed("c", requiresColumns) + " FROM requires_cells c WHERE " + cond + order + ", c.requires"
+	query = "SELECT " + requiresReadColumns + " FROM requires_cells c WHERE " + cond + order + ", c.requires"
 	if err := q.addCells(ctx, query, args, newCellReader(true), v.seesAll, t); err != nil {
 		return fmt.Errorf("load requires cells: %w", err)
 	}
@@ -114,25 +114,40 @@ type cellReader struct {
 	counts         [numCounts]int64
 	cycle, latency []dayCount
 	skills         []skillCount
-	// text is cycle_days, latency_days and skills as stored.
-	text [3]string
-	dest []any
+	// countText is the counts, and text cycle_days, latency_days and
+	// skills, as selected.
+	countText string
+	text      [3]string
+	requires  bool
+	dest      []any
 }
 
-// newCellReader returns a reader of figure_cells rows (cellColumns), or
-// of requires_cells rows (requiresColumns) when requires is set.
+// cellReadColumns and requiresReadColumns are what a read selects of
+// figure_cells and requires_cells (aliased c): the key, the counts as one
+// text of numbers separated by spaces, which both stores concatenate for
+// less than the drivers take to hand over each column, and the
+// histograms and skills.
+var (
+	cellReadColumns = "c.month, c.team, c.visibility, " + joinedCounts(columnList(cellColumns)[3:3+numCounts]) +
+		", c.cycle_days, c.latency_days, c.skills"
+	requiresReadColumns = "c.month, c.team, c.visibility, c.requires, " +
+		joinedCounts([]string{"failures_fed", "failures_with_stories", "stories_by_leads"}) + ", c.latency_days"
+)
+
+func joinedCounts(columns []string) string {
+	return "c." + strings.Join(columns, " || ' ' || c.")
+}
+
+// newCellReader returns a reader of figure_cells rows (cellReadColumns),
+// or of requires_cells rows (requiresReadColumns) when requires is set.
 func newCellReader(requires bool) *cellReader {
-	r := &cellReader{}
+	r := &cellReader{requires: requires}
 	r.dest = []any{&r.key.month, &r.key.team, &r.key.visibility}
 	if requires {
-		r.dest = append(r.dest, &r.key.requires, &r.counts[cFailuresFed], &r.counts[cFailuresWithStories],
-			&r.counts[cStoriesByLeads], &r.text[1])
+		r.dest = append(r.dest, &r.key.requires, &r.countText, &r.text[1])
 		return r
 	}
-	for i := range r.counts {
-		r.dest = append(r.dest, &r.counts[i])
-	}
-	r.dest = append(r.dest, &r.text[0], &r.text[1], &r.text[2])
+	r.dest = append(r.dest, &r.countText, &r.text[0], &r.text[1], &r.text[2])
 	return r
 }
 
@@ -140,8 +155,11 @@ func (r *cellReader) scan(rows *sql.Rows) error {
 	if err := rows.Scan(r.dest...); err != nil {
 		return err
 	}
-	var err error
-	if r.cycle, err = parseDays(r.text[0], r.cycle); err == nil {
+	err := r.parseCounts()
+	if err == nil {
+		r.cycle, err = parseDays(r.text[0], r.cycle)
+	}
+	if err == nil {
 		r.latency, err = parseDays(r.text[1], r.latency)
 	}
 	if err == nil {
@@ -152,6 +170,35 @@ func (r *cellReader) scan(rows *sql.Rows) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cell %s %s %s %s: %w", r.key.month, r.key.team, r.key.visibility, r.key.requires, err)
+	}
+	return nil
+}
+
+// parseCounts reads countText into the counts it names.
+func (r *cellReader) parseCounts() error {
+	into := r.counts[:]
+	if r.requires {
+		into = []int64{0, 0, 0}
+	}
+	s, i := r.countText, 0
+	for k := range into {
+		if k > 0 {
+			if i >= len(s) || s[i] != ' ' {
+				return fmt.Errorf("bad counts %q", s)
+			}
+			i++
+		}
+		n, j, ok := parseInt(s, i)
+		if !ok {
+			return fmt.Errorf("bad counts %q", s)
+		}
+		into[k], i = n, j
+	}
+	if i != len(s) {
+		return fmt.Errorf("bad counts %q", s)
+	}
+	if r.requires {
+		r.counts[cFailuresFed], r.counts[cFailuresWithStories], r.counts[cStoriesByLeads] = into[0], into[1], into[2]
 	}
 	return nil
 }

@@ -157,6 +157,9 @@ func (s *periodSkills) add(skill string, n int) {
 	if s.index != nil {
 		s.index[skill] = len(s.list)
 	}
+	if s.list == nil {
+		s.list = make([]SkillCount, 0, 8)
+	}
 	s.list = append(s.list, SkillCount{Skill: skill, Count: n})
 }
 
