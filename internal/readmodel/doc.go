@@ -95,8 +95,23 @@
 //     first launch that every viewer of it sees and whether some viewer
 //     sees an earlier one. The failures that fed for every viewer, with
 //     that latency, are in the cells; the others (only those upstream of
-//     confidential experiments) are resolved per request from their few
-//     failure_feeds rows.
+//     confidential experiments) are in requires_cells (below).
+//
+//   - requires_cells (migration 0011) holds, per cell and set of teams,
+//     what a viewer who sees the confidential experiments of every team
+//     in the set adds to the cell: fed failures with their latency
+//     histogram, failures with stories and leads' stories. A failure
+//     whose figures depend on the viewer's teams is written there as a
+//     signed sum over sets, by inclusion and exclusion: with its feeds'
+//     sets R1…Rk in order of their first launch, "v's first launch is
+//     that of Rj" is "v sees Rj" less, for each way to see one of
+//     R1…Rj-1, "v sees the union" (launchTerms); a story item that asks
+//     one of several sets counts "v sees one of them" the same way
+//     (anyOf). Summed over the sets a viewer's teams hold, each failure
+//     and story counts exactly as that viewer sees it; the part of the
+//     empty set is in figure_cells. A batch takes a changed failure's
+//     or item's old terms out and puts its new ones in, and rewrites the
+//     months it changes, as it does figure_cells.
 //
 //   - figure_cells also counts, for the learning rate and openness
 //     (migration 0008), the experiments that ended with at least one
@@ -115,8 +130,7 @@
 //     visibility and every experiment it is about, so a story asks for
 //     the teams of the team-only among them. What asks no more than the
 //     cell it counts in is in the cell; the rest is in story_figures,
-//     with the teams it asks for, resolved per request like
-//     failure_feeds. A batch recomputes the failures it changed or whose
+//     with the teams it asks for, and in requires_cells. A batch recomputes the failures it changed or whose
 //     stories it changed, the stories it changed, and both around an
 //     experiment whose team or visibility it changed.
 //
@@ -137,9 +151,15 @@
 //     batch looks the row up again from the team's learnings of that
 //     visibility, in stream order.
 //
-// Outcomes sums the cells of the whole months in range and counts the
-// part of a month that a bound inside it cuts from that part's rows; it
-// buckets months into quarters in Go. Each period has a row per team
+// Outcomes sums the cells of the whole months in range, and the rows of
+// requires_cells whose teams the viewer sees, reading both in key order
+// (through their keys' index, however many pages their rewritten months
+// have left between vacuums); it counts the part of a month that a
+// bound inside it cuts from that part's rows, and buckets months into
+// quarters in Go. A read thus costs the cells it shows, not the
+// failures or experiments in them. Activity names the teams and the
+// first month of the report over all of history from the cells' keys,
+// for the overview, which reads the report only of the months it shows. Each period has a row per team
 // with activity and a total row whose Team is AllTeams ("*"); total rows
 // run without gaps from the first period with activity to the last.
 // FailureBacklog lists the failures and counts what each fed from
@@ -155,7 +175,10 @@
 // figure_backfill says so, and the next batch computes them from the rows
 // in its transaction. Likewise read_model_backfill (migration 0010) names
 // the story versions, which the next batch folds from the history table's
-// story events, and the skill keys, which it computes from the spellings.
+// story events, and the skill keys, which it computes from the spellings;
+// and (migration 0011) requires_cells, which the next batch fills from
+// failure_figures, failure_feeds and story_figures as they stood before
+// it, before it adds its own changes.
 //
 // The cells are keyed by month, which leaves room for figures as of a
 // past date: those up to the end of March are the cells up to March.

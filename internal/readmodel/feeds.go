@@ -90,9 +90,9 @@ const (
 	loadFeedNodes   = "SELECT id, team, visibility, outcome, concluded_at, concluded_month FROM experiments WHERE id IN (%s)"
 	loadFeedLinks   = "SELECT l.experiment_id, l.innovation_id, i.launched_at FROM innovation_links l" +
 		" JOIN innovations i ON i.id = l.innovation_id WHERE l.active AND l.experiment_id IN (%s)"
-	loadFailureFigures = "SELECT failure_id, team, month, visibility, concluded_at, open_launched_at, depends" +
-		" FROM failure_figures WHERE failure_id IN (%s)"
-	loadFailureFeeds = "SELECT failure_id, innovation_id, requires, launched_at FROM failure_feeds WHERE failure_id IN (%s)"
+	failureFigureColumns = "failure_id, team, month, visibility, concluded_at, open_launched_at, depends"
+	loadFailureFigures   = "SELECT " + failureFigureColumns + " FROM failure_figures WHERE failure_id IN (%s)"
+	loadFailureFeeds     = "SELECT failure_id, innovation_id, requires, launched_at FROM failure_feeds WHERE failure_id IN (%s)"
 )
 
 // updateFeeds recomputes the feeds of every failure upstream of touched
@@ -144,10 +144,11 @@ func (p *Projection) updateFeeds(ctx context.Context, tx *batchTx, touched map[s
 			figures[r] = summarize(r, nodes[r], rows)
 		}
 	}
-	if err := p.writeFeeds(ctx, tx, old, fresh); err != nil {
+	stored, err := p.writeFeeds(ctx, tx, old, fresh)
+	if err != nil {
 		return err
 	}
-	return p.writeFailureFigures(ctx, tx, old, figures, d)
+	return p.writeFailureFigures(ctx, tx, failureChange{old, figures, stored, fresh}, d)
 }
 
 // feedsOf walks downstream of root and returns, for every innovation
@@ -223,20 +224,13 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // writeFeeds replaces the failure_feeds rows of every failure whose rows
-// changed. Only failures with a failure_figures row (old) have rows.
-func (p *Projection) writeFeeds(ctx context.Context, tx *batchTx, old map[string]*failureFigure, fresh map[string][]feedRow) error {
-	stored := map[string][]feedRow{}
-	err := tx.queryIn(ctx, loadFailureFeeds, sortedKeys(old), func(rows *sql.Rows) error {
-		var r feedRow
-		if err := rows.Scan(&r.failure, &r.innovation, &r.requires, &r.launchedAt); err != nil {
-			return err
-		}
-		r.launchedAt = r.launchedAt.UTC()
-		stored[r.failure] = append(stored[r.failure], r)
-		return nil
-	})
+// changed, and returns the rows stored before, sorted. Only failures with
+// a failure_figures row (old) have rows.
+func (p *Projection) writeFeeds(ctx context.Context, tx *batchTx, old map[string]*failureFigure,
+	fresh map[string][]feedRow) (map[string][]feedRow, error) {
+	stored, err := tx.loadFeeds(ctx, sortedKeys(old))
 	if err != nil {
-		return fmt.Errorf("load failure feeds: %w", err)
+		return nil, err
 	}
 	var stale []string
 	var values []any
@@ -248,11 +242,7 @@ func (p *Projection) writeFeeds(ctx context.Context, tx *batchTx, old map[string
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		s := stored[id]
-		slices.SortFunc(s, compareFeedRows)
-		if slices.EqualFunc(s, fresh[id], func(a, b feedRow) bool {
-			return compareFeedRows(a, b) == 0 && a.launchedAt.Equal(b.launchedAt)
-		}) {
+		if equalFeeds(stored[id], fresh[id]) {
 			continue
 		}
 		if old[id] != nil {
@@ -263,23 +253,60 @@ func (p *Projection) writeFeeds(ctx context.Context, tx *batchTx, old map[string
 		}
 	}
 	if err := tx.replace(ctx, feedTables.feeds, stale, values); err != nil {
-		return fmt.Errorf("write failure feeds: %w", err)
+		return nil, fmt.Errorf("write failure feeds: %w", err)
 	}
-	return nil
+	return stored, nil
+}
+
+// loadFeeds reads the failure_feeds rows of the failures ids, each
+// failure's sorted.
+func (b *batchTx) loadFeeds(ctx context.Context, ids []string) (map[string][]feedRow, error) {
+	stored := map[string][]feedRow{}
+	err := b.queryIn(ctx, loadFailureFeeds, ids, func(rows *sql.Rows) error {
+		var r feedRow
+		if err := rows.Scan(&r.failure, &r.innovation, &r.requires, &r.launchedAt); err != nil {
+			return err
+		}
+		r.launchedAt = r.launchedAt.UTC()
+		stored[r.failure] = append(stored[r.failure], r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load failure feeds: %w", err)
+	}
+	for _, s := range stored {
+		slices.SortFunc(s, compareFeedRows)
+	}
+	return stored, nil
+}
+
+// equalFeeds reports whether two failures' sorted rows are the same.
+func equalFeeds(a, b []feedRow) bool {
+	return slices.EqualFunc(a, b, func(a, b feedRow) bool {
+		return compareFeedRows(a, b) == 0 && a.launchedAt.Equal(b.launchedAt)
+	})
 }
 
 func compareFeedRows(a, b feedRow) int {
 	return cmp.Or(cmp.Compare(a.innovation, b.innovation), cmp.Compare(a.requires, b.requires))
 }
 
+// failureChange is what a batch changed of the failures it recomputed:
+// their failure_figures rows and their failure_feeds rows, as stored
+// before and as they are now.
+type failureChange struct {
+	old, fresh            map[string]*failureFigure
+	storedFeeds, newFeeds map[string][]feedRow
+}
+
 // writeFailureFigures replaces the failure_figures rows that changed and
-// moves the failures that fed an innovation for every viewer between
-// cells.
-func (p *Projection) writeFailureFigures(ctx context.Context, tx *batchTx, old, fresh map[string]*failureFigure,
-	d figureDeltas) error {
-	ids := sortedKeys(fresh)
-	for id := range old {
-		if fresh[id] == nil {
+// moves the failures that fed an innovation between cells: those whose
+// row changed, and those whose figures depend on the viewer and whose
+// feeds changed.
+func (p *Projection) writeFailureFigures(ctx context.Context, tx *batchTx, c failureChange, d figureDeltas) error {
+	ids := sortedKeys(c.fresh)
+	for id := range c.old {
+		if c.fresh[id] == nil {
 			ids = append(ids, id)
 		}
 	}
@@ -287,12 +314,16 @@ func (p *Projection) writeFailureFigures(ctx context.Context, tx *batchTx, old, 
 	var stale []string
 	var values []any
 	for _, id := range ids {
-		o, n := old[id], fresh[id]
-		if o.equal(n) {
+		o, n := c.old[id], c.fresh[id]
+		same := o.equal(n)
+		if same && (!n.depends || equalFeeds(c.storedFeeds[id], c.newFeeds[id])) {
 			continue
 		}
-		d.fedFailure(o, -1)
-		d.fedFailure(n, 1)
+		d.fedFailure(o, c.storedFeeds[id], -1)
+		d.fedFailure(n, c.newFeeds[id], 1)
+		if same {
+			continue
+		}
 		if o != nil {
 			stale = append(stale, id)
 		}
@@ -379,13 +410,10 @@ func (b *batchTx) loadFeedLinks(ctx context.Context, ids []string) (map[string][
 func (b *batchTx) loadFailureFigures(ctx context.Context, ids []string) (map[string]*failureFigure, error) {
 	out := map[string]*failureFigure{}
 	err := b.queryIn(ctx, loadFailureFigures, ids, func(rows *sql.Rows) error {
-		f := &failureFigure{}
-		var open sql.NullTime
-		if err := rows.Scan(&f.id, &f.team, &f.month, &f.visibility, &f.concludedAt, &open, &f.depends); err != nil {
+		f, err := scanFailureFigure(rows)
+		if err != nil {
 			return err
 		}
-		f.concludedAt = f.concludedAt.UTC()
-		f.openLaunchedAt = nullTimePtr(open)
 		out[f.id] = f
 		return nil
 	})
@@ -393,6 +421,18 @@ func (b *batchTx) loadFailureFigures(ctx context.Context, ids []string) (map[str
 		return nil, fmt.Errorf("load failure figures: %w", err)
 	}
 	return out, nil
+}
+
+// scanFailureFigure reads a row of failureFigureColumns.
+func scanFailureFigure(rows *sql.Rows) (*failureFigure, error) {
+	f := &failureFigure{}
+	var open sql.NullTime
+	if err := rows.Scan(&f.id, &f.team, &f.month, &f.visibility, &f.concludedAt, &open, &f.depends); err != nil {
+		return nil, err
+	}
+	f.concludedAt = f.concludedAt.UTC()
+	f.openLaunchedAt = nullTimePtr(open)
+	return f, nil
 }
 
 // A set of teams is kept as its sorted names joined by commas, "" for

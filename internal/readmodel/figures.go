@@ -28,8 +28,9 @@ const (
 	numCounts
 )
 
-// cellKey names a cell of figure_cells.
-type cellKey struct{ month, team, visibility string }
+// cellKey names a cell of figure_cells, or with requires a row of
+// requires_cells.
+type cellKey struct{ month, team, visibility, requires string }
 
 // cellFigures are the figures of one cell, or what a batch adds to them.
 type cellFigures struct {
@@ -73,13 +74,7 @@ func (c *cellFigures) empty() bool {
 type figureDeltas map[cellKey]*cellFigures
 
 func (d figureDeltas) at(month, team, visibility string) *cellFigures {
-	k := cellKey{month, team, visibility}
-	c, ok := d[k]
-	if !ok {
-		c = newCellFigures()
-		d[k] = c
-	}
-	return c
+	return d.requiring(month, team, visibility, "")
 }
 
 // experiment adds sign times x's contribution: each count in the month of
@@ -133,15 +128,25 @@ func (d figureDeltas) learning(team, month, visibility string, skills []string, 
 	}
 }
 
-// fedFailure adds sign times a failure that fed an innovation whatever
-// the viewer, with its learning latency.
-func (d figureDeltas) fedFailure(f *failureFigure, sign int64) {
-	if f == nil || f.depends {
+// fedFailure adds sign times a failure that fed an innovation, with its
+// learning latency: in its cell when it fed first for every viewer, or,
+// when that depends on the viewer's teams, as terms over the sets of
+// teams of its feeds (rows).
+func (d figureDeltas) fedFailure(f *failureFigure, rows []feedRow, sign int64) {
+	if f == nil {
 		return
 	}
-	c := d.at(f.month, f.team, f.visibility)
-	c.counts[cFailuresFed] += sign
-	c.latencyDays[wholeDays(f.concludedAt, *f.openLaunchedAt)] += sign
+	if !f.depends {
+		c := d.at(f.month, f.team, f.visibility)
+		c.counts[cFailuresFed] += sign
+		c.latencyDays[wholeDays(f.concludedAt, *f.openLaunchedAt)] += sign
+		return
+	}
+	for t, n := range launchTerms(f, rows) {
+		c := d.requiring(f.month, f.team, f.visibility, t.requires)
+		c.counts[cFailuresFed] += sign * n
+		c.latencyDays[t.days] += sign * n
+	}
 }
 
 // wholeDays is the number of calendar days (UTC) from a to b: 0 on the
@@ -184,6 +189,16 @@ func (p *Projection) writeFigures(ctx context.Context, tx *batchTx, before figur
 	var backfill int
 	if err := tx.tx.GetContext(ctx, &backfill, "SELECT count(*) FROM figure_backfill"); err != nil {
 		return fmt.Errorf("read figure backfill: %w", err)
+	}
+	if tx.backfill[backfillRequiresCells] {
+		// The figures as they stood before the batch, which its changes
+		// are taken from.
+		if err := p.fillRequiresCells(ctx, tx, 1); err != nil {
+			return err
+		}
+		if err := backfilled(ctx, tx, backfillRequiresCells); err != nil {
+			return err
+		}
 	}
 	if backfill > 0 {
 		return p.buildFigures(ctx, tx)

@@ -65,32 +65,142 @@ func monthStart(t time.Time) time.Time {
 }
 
 // tallyCells adds up the cells v may see of the months in span, and the
-// failures in them whose figures depend on v's teams.
+// parts of them for the teams v sees (requires_cells).
 func (q *Queries) tallyCells(ctx context.Context, v Viewer, team string, span monthSpan, t *tally) error {
+	// In key order, the cells are read through their key's index: a
+	// table whose months are rewritten batch after batch may spread its
+	// few rows over many pages between vacuums, and a sequential scan
+	// would read every page.
 	cond, args := cellConds(v, team, span)
-	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT "+prefixed("c", cellColumns)+" FROM figure_cells c WHERE "+cond), args...)
-	if err != nil {
+	order := " ORDER BY c.month, c.team, c.visibility"
+	query := "SELECT " + cellReadColumns + " FROM figure_cells c WHERE " + cond + order
+	if err := q.addCells(ctx, query, args, newCellReader(false), nil, t); err != nil {
 		return fmt.Errorf("load figure cells: %w", err)
+	}
+	query = "SELECT " + requiresReadColumns + " FROM requires_cells c WHERE " + cond + order + ", c.requires"
+	if err := q.addCells(ctx, query, args, newCellReader(true), v.seesAll, t); err != nil {
+		return fmt.Errorf("load requires cells: %w", err)
+	}
+	return nil
+}
+
+// addCells adds to t the cells query returns that r reads, those whose
+// requires keep holds, unless keep is nil.
+func (q *Queries) addCells(ctx context.Context, query string, args []any, r *cellReader, keep func(string) bool, t *tally) error {
+	rows, err := q.db.QueryContext(ctx, q.db.Rebind(query), args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		k, c, err := scanCell(rows)
-		if err != nil {
-			return fmt.Errorf("load figure cells: %w", err)
+		if err := r.scan(rows); err != nil {
+			return err
 		}
-		for _, cl := range t.at(k.month, k.team) {
-			cl.add(c)
+		if keep != nil && !keep(r.key.requires) {
+			continue
+		}
+		for _, cl := range t.at(r.key.month, r.key.team) {
+			cl.add(r)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load figure cells: %w", err)
+	return rows.Err()
+}
+
+// cellReader reads the rows of figure_cells or requires_cells as a read
+// adds them up: their histograms and skills parsed once per row, into
+// buffers that the next row reuses.
+type cellReader struct {
+	key            cellKey
+	counts         [numCounts]int64
+	cycle, latency []dayCount
+	skills         []skillCount
+	// countText is the counts, and text cycle_days, latency_days and
+	// skills, as selected.
+	countText string
+	text      [3]string
+	requires  bool
+	dest      []any
+}
+
+// cellReadColumns and requiresReadColumns are what a read selects of
+// figure_cells and requires_cells (aliased c): the key, the counts as one
+// text of numbers separated by spaces, which both stores concatenate for
+// less than the drivers take to hand over each column, and the
+// histograms and skills.
+var (
+	cellReadColumns = "c.month, c.team, c.visibility, " + joinedCounts(columnList(cellColumns)[3:3+numCounts]) +
+		", c.cycle_days, c.latency_days, c.skills"
+	requiresReadColumns = "c.month, c.team, c.visibility, c.requires, " +
+		joinedCounts([]string{"failures_fed", "failures_with_stories", "stories_by_leads"}) + ", c.latency_days"
+)
+
+func joinedCounts(columns []string) string {
+	return "c." + strings.Join(columns, " || ' ' || c.")
+}
+
+// newCellReader returns a reader of figure_cells rows (cellReadColumns),
+// or of requires_cells rows (requiresReadColumns) when requires is set.
+func newCellReader(requires bool) *cellReader {
+	r := &cellReader{requires: requires}
+	r.dest = []any{&r.key.month, &r.key.team, &r.key.visibility}
+	if requires {
+		r.dest = append(r.dest, &r.key.requires, &r.countText, &r.text[1])
+		return r
 	}
-	cond, args = cellConds(v, team, span)
-	if err := q.tallyFedFailures(ctx, v, "c.depends AND "+cond, args, t); err != nil {
+	r.dest = append(r.dest, &r.countText, &r.text[0], &r.text[1], &r.text[2])
+	return r
+}
+
+func (r *cellReader) scan(rows *sql.Rows) error {
+	if err := rows.Scan(r.dest...); err != nil {
 		return err
 	}
-	cond, args = cellConds(v, team, span)
-	return q.tallyStoryDeps(ctx, v, cond, args, t)
+	err := r.parseCounts()
+	if err == nil {
+		r.cycle, err = parseDays(r.text[0], r.cycle)
+	}
+	if err == nil {
+		r.latency, err = parseDays(r.text[1], r.latency)
+	}
+	if err == nil {
+		r.skills = r.skills[:0]
+		if r.text[2] != "" {
+			r.skills, err = parseSkills(r.text[2], r.skills)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cell %s %s %s %s: %w", r.key.month, r.key.team, r.key.visibility, r.key.requires, err)
+	}
+	return nil
+}
+
+// parseCounts reads countText into the counts it names.
+func (r *cellReader) parseCounts() error {
+	into := r.counts[:]
+	if r.requires {
+		into = []int64{0, 0, 0}
+	}
+	s, i := r.countText, 0
+	for k := range into {
+		if k > 0 {
+			if i >= len(s) || s[i] != ' ' {
+				return fmt.Errorf("bad counts %q", s)
+			}
+			i++
+		}
+		n, j, ok := parseInt(s, i)
+		if !ok {
+			return fmt.Errorf("bad counts %q", s)
+		}
+		into[k], i = n, j
+	}
+	if i != len(s) {
+		return fmt.Errorf("bad counts %q", s)
+	}
+	if r.requires {
+		r.counts[cFailuresFed], r.counts[cFailuresWithStories], r.counts[cStoriesByLeads] = into[0], into[1], into[2]
+	}
+	return nil
 }
 
 // cellConds returns the condition on the rows aliased c of figure_cells
@@ -107,7 +217,7 @@ func cellConds(v Viewer, team string, span monthSpan) (string, []any) {
 }
 
 // add adds the figures of a stored cell to the report's cell.
-func (c *cell) add(f *cellFigures) {
+func (c *cell) add(r *cellReader) {
 	m := &c.m
 	for i, p := range [numCounts]*int{
 		cRegistered: &m.Registered, cStarted: &m.Started, cConcluded: &m.Concluded,
@@ -117,16 +227,12 @@ func (c *cell) add(f *cellFigures) {
 		cLearnedAndDecided: &m.LearnedAndDecided, cFailuresWithLearnings: &m.FailuresWithLearnings,
 		cFailuresWithStories: &m.FailuresWithStories, cStoriesByLeads: &m.StoriesByLeads,
 	} {
-		*p += int(f.counts[i])
+		*p += int(r.counts[i])
 	}
-	for d, n := range f.cycleDays {
-		c.cycleDays[d] += n
-	}
-	for d, n := range f.latencyDays {
-		c.latency[d] += n
-	}
-	for s, n := range f.skills {
-		c.skills[s] += int(n)
+	c.cycleDays.addRun(r.cycle)
+	c.latency.addRun(r.latency)
+	for _, x := range r.skills {
+		c.skills.add(x.skill, int(x.n))
 	}
 }
 
@@ -180,7 +286,7 @@ func (q *Queries) tallyFedFailures(ctx context.Context, v Viewer, cond string, a
 		d := wholeDays(x.ConcludedAt, *launch)
 		for _, cl := range t.at(x.Month, x.Team) {
 			cl.m.FailuresFed++
-			cl.latency[d]++
+			cl.latency.add(d, 1)
 		}
 	}
 	return nil

@@ -22,11 +22,43 @@ var cellTable = newTableSpec("figure_cells", columnList(cellColumns), "month")
 
 const loadCells = "SELECT " + cellColumns + " FROM figure_cells WHERE month IN (%s)"
 
-// writeDeltas adds d to figure_cells. It rewrites every month that d
-// changes: those rows are few (a month has a cell per team and
-// visibility), and rewriting them whole keeps their histograms in one
-// row each and leaves out the cells that fell empty.
+// cellStore is how writeCellDeltas reads and writes a table of cells
+// keyed by month first: figure_cells or requires_cells.
+type cellStore struct {
+	table  *tableSpec
+	load   string // with one %s, for the months
+	scan   func(interface{ Scan(...any) error }) (cellKey, *cellFigures, error)
+	values func([]any, cellKey, *cellFigures) []any
+}
+
+var figureCells = cellStore{
+	table: cellTable, load: loadCells, scan: scanCell,
+	values: func(args []any, k cellKey, c *cellFigures) []any { return c.appendValues(args, k) },
+}
+
+// writeDeltas adds d to figure_cells, and its part for viewers who see
+// more teams to requires_cells.
 func (p *Projection) writeDeltas(ctx context.Context, tx *batchTx, d figureDeltas) error {
+	cells, requiring := figureDeltas{}, figureDeltas{}
+	for k, c := range d {
+		if k.requires == "" {
+			cells[k] = c
+		} else {
+			requiring[k] = c
+		}
+	}
+	if err := writeCellDeltas(ctx, tx, figureCells, cells); err != nil {
+		return err
+	}
+	return writeCellDeltas(ctx, tx, requiresCells, requiring)
+}
+
+// writeCellDeltas adds d to the table of s. It rewrites every month that
+// d changes: those rows are few (a month has a cell per team and
+// visibility, and in requires_cells per set of teams), and rewriting them
+// whole keeps their histograms in one row each and leaves out the cells
+// that fell empty.
+func writeCellDeltas(ctx context.Context, tx *batchTx, s cellStore, d figureDeltas) error {
 	months := map[string]bool{}
 	for k, c := range d {
 		if !c.empty() {
@@ -37,8 +69,8 @@ func (p *Projection) writeDeltas(ctx context.Context, tx *batchTx, d figureDelta
 		return nil
 	}
 	cells := map[cellKey]*cellFigures{}
-	err := tx.queryIn(ctx, loadCells, sortedKeys(months), func(rows *sql.Rows) error {
-		k, c, err := scanCell(rows)
+	err := tx.queryIn(ctx, s.load, sortedKeys(months), func(rows *sql.Rows) error {
+		k, c, err := s.scan(rows)
 		if err != nil {
 			return err
 		}
@@ -46,7 +78,7 @@ func (p *Projection) writeDeltas(ctx context.Context, tx *batchTx, d figureDelta
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("load figure cells: %w", err)
+		return fmt.Errorf("load %s: %w", s.table.name, err)
 	}
 	for k, delta := range d {
 		if months[k.month] {
@@ -59,17 +91,18 @@ func (p *Projection) writeDeltas(ctx context.Context, tx *batchTx, d figureDelta
 	var values []any
 	for _, k := range slices.SortedFunc(maps.Keys(cells), compareCellKeys) {
 		if c := cells[k]; !c.empty() {
-			values = c.appendValues(values, k)
+			values = s.values(values, k, c)
 		}
 	}
-	if err := tx.replace(ctx, cellTable, sortedKeys(months), values); err != nil {
-		return fmt.Errorf("write figure cells: %w", err)
+	if err := tx.replace(ctx, s.table, sortedKeys(months), values); err != nil {
+		return fmt.Errorf("write %s: %w", s.table.name, err)
 	}
 	return nil
 }
 
 func compareCellKeys(a, b cellKey) int {
-	return cmp.Or(cmp.Compare(a.month, b.month), cmp.Compare(a.team, b.team), cmp.Compare(a.visibility, b.visibility))
+	return cmp.Or(cmp.Compare(a.month, b.month), cmp.Compare(a.team, b.team), cmp.Compare(a.visibility, b.visibility),
+		cmp.Compare(a.requires, b.requires))
 }
 
 func (c *cellFigures) appendValues(args []any, k cellKey) []any {

@@ -73,6 +73,7 @@ var figureViewers = map[string]readmodel.Viewer{
 	"everything":    {All: true},
 	"one team":      {Teams: []string{"red"}},
 	"several teams": {Teams: []string{"blue", "green"}},
+	"three teams":   {Teams: []string{"amber", "red", "blue"}},
 	"no team":       {},
 }
 
@@ -102,6 +103,9 @@ func checkAgainstRecount(t *testing.T, q *readmodel.Queries, n *naive, quick boo
 				t.Fatalf("Outcomes(%s, %+v): %v", name, f, err)
 			}
 			compareReports(t, fmt.Sprintf("%s %+v", name, f), got, n.outcomes(v, f))
+			if f == (readmodel.OutcomeFilter{}) {
+				compareActivity(t, name, q, v, got)
+			}
 			skills, err := q.Skills(ctx, v, f)
 			if err != nil {
 				t.Fatalf("Skills(%s, %+v): %v", name, f, err)
@@ -115,6 +119,29 @@ func checkAgainstRecount(t *testing.T, q *readmodel.Queries, n *naive, quick boo
 			}
 			compareBacklogs(t, fmt.Sprintf("%s %+v", name, bf), got, n.backlog(v, bf))
 		}
+	}
+}
+
+// compareActivity checks that Activity names the teams and the first
+// month of the month report over all of history.
+func compareActivity(t *testing.T, name string, q *readmodel.Queries, v readmodel.Viewer, all readmodel.OutcomeReport) {
+	t.Helper()
+	got, err := q.Activity(context.Background(), v)
+	if err != nil {
+		t.Fatalf("Activity(%s): %v", name, err)
+	}
+	var want readmodel.Activity
+	for _, m := range all.Periods {
+		if m.Team != readmodel.AllTeams && !slices.Contains(want.Teams, m.Team) {
+			want.Teams = append(want.Teams, m.Team)
+		}
+		if p, _ := time.Parse("2006-01", m.Period); want.First.IsZero() || p.Before(want.First) {
+			want.First = p
+		}
+	}
+	slices.Sort(want.Teams)
+	if !slices.Equal(got.Teams, want.Teams) || !got.First.Equal(want.First) {
+		t.Errorf("Activity(%s) = %v from %s, want %v from %s", name, got.Teams, got.First, want.Teams, want.First)
 	}
 }
 

@@ -188,6 +188,7 @@ var readModelTables = []struct{ name, order string }{
 	{"skill_cells", "month, team, visibility, skill_key"},
 	{"team_skill_first", "team, skill_key, visibility"},
 	{"story_figures", "item, requires"},
+	{"requires_cells", "month, team, visibility, requires"},
 	{"read_model_backfill", "item"},
 	{"projector_skipped", "position"},
 	{"projector_checkpoint", "id"},

@@ -123,51 +123,141 @@ type SkillCount struct {
 // medians' values are whole days, kept as histograms (days → count).
 type cell struct {
 	m         PeriodMetrics
-	cycleDays map[int]int64
-	latency   map[int]int64
-	skills    map[string]int
+	cycleDays dayHist
+	latency   dayHist
+	skills    periodSkills
+}
+
+// periodSkills counts learnings per skill: a list, which a period's few
+// skills are quickest to find in, indexed once it grows long.
+type periodSkills struct {
+	list  []SkillCount
+	index map[string]int
+}
+
+func (s *periodSkills) add(skill string, n int) {
+	if s.index == nil {
+		for i := range s.list {
+			if s.list[i].Skill == skill {
+				s.list[i].Count += n
+				return
+			}
+		}
+		if len(s.list) >= 16 {
+			s.index = make(map[string]int, 2*len(s.list))
+			for i, c := range s.list {
+				s.index[c.Skill] = i
+			}
+		}
+	}
+	if i, ok := s.index[skill]; ok {
+		s.list[i].Count += n
+		return
+	}
+	if s.index != nil {
+		s.index[skill] = len(s.list)
+	}
+	if s.list == nil {
+		s.list = make([]SkillCount, 0, 8)
+	}
+	s.list = append(s.list, SkillCount{Skill: skill, Count: n})
 }
 
 func newCell(period, team string) *cell {
-	return &cell{m: PeriodMetrics{Period: period, Team: team},
-		cycleDays: map[int]int64{}, latency: map[int]int64{}, skills: map[string]int{}}
+	return &cell{m: PeriodMetrics{Period: period, Team: team}}
 }
 
-// tally adds every figure to its team's row and to its period's AllTeams
-// row, bucketing months into the report's periods.
+// tally adds every figure to its team's row, bucketing months into the
+// report's periods; report adds the teams' rows of each period up into
+// its AllTeams row.
 type tally struct {
 	bucket string
 	cells  map[[2]string]*cell
+	// periods caches the period of each month seen, "" for one that
+	// does not parse.
+	periods map[string]string
+	// last is the cell at returned last, which the next row is most
+	// often of: cells are read in order of month and team.
+	last struct {
+		period, team string
+		cells        [1]*cell
+	}
 }
 
+// at returns the cells a figure of team in month counts in: its team's
+// row of the month's period, or none for a month that does not parse.
 func (t *tally) at(month, team string) []*cell {
-	// Months come from the projection and always parse; a row that does
-	// not is left out rather than let it stretch the report's span.
-	if _, err := time.Parse("2006-01", month); err != nil {
+	period, ok := t.periods[month]
+	if !ok {
+		// Months come from the projection and always parse; a row that
+		// does not is left out rather than let it stretch the report's
+		// span.
+		if _, err := time.Parse("2006-01", month); err == nil {
+			period = month
+			if t.bucket == BucketQuarter {
+				period = quarterOf(month)
+			}
+		}
+		if t.periods == nil {
+			t.periods = map[string]string{}
+		}
+		t.periods[month] = period
+	}
+	if period == "" {
 		return nil
 	}
-	period := month
-	if t.bucket == BucketQuarter {
-		period = quarterOf(month)
-	}
-	out := make([]*cell, 0, 2)
-	for _, tm := range []string{team, AllTeams} {
-		k := [2]string{period, tm}
+	if t.last.cells[0] == nil || t.last.period != period || t.last.team != team {
+		k := [2]string{period, team}
 		c, ok := t.cells[k]
 		if !ok {
-			c = newCell(period, tm)
+			c = newCell(period, team)
 			t.cells[k] = c
 		}
-		out = append(out, c)
+		t.last.period, t.last.team, t.last.cells[0] = period, team, c
 	}
-	return out
+	return t.last.cells[:]
+}
+
+// addTeams adds every team's row up into its period's AllTeams row.
+func (t *tally) addTeams() {
+	for k, c := range t.cells {
+		if k[1] == AllTeams {
+			continue
+		}
+		all, ok := t.cells[[2]string{k[0], AllTeams}]
+		if !ok {
+			all = newCell(k[0], AllTeams)
+			t.cells[[2]string{k[0], AllTeams}] = all
+		}
+		all.addCell(c)
+	}
+}
+
+// addCell adds the counts, histograms and skills of o to c.
+func (c *cell) addCell(o *cell) {
+	m, n := &c.m, &o.m
+	for _, f := range [...][2]*int{
+		{&m.Registered, &n.Registered}, {&m.Started, &n.Started}, {&m.Concluded, &n.Concluded},
+		{&m.Succeeded, &n.Succeeded}, {&m.Failed, &n.Failed}, {&m.Inconclusive, &n.Inconclusive},
+		{&m.Abandoned, &n.Abandoned}, {&m.OutcomeRevisions, &n.OutcomeRevisions}, {&m.FailuresFed, &n.FailuresFed},
+		{&m.LearnedAndDecided, &n.LearnedAndDecided}, {&m.FailuresWithLearnings, &n.FailuresWithLearnings},
+		{&m.FailuresWithStories, &n.FailuresWithStories}, {&m.StoriesByLeads, &n.StoriesByLeads},
+		{&m.LearningsRecorded, &n.LearningsRecorded},
+	} {
+		*f[0] += *f[1]
+	}
+	c.cycleDays.addRun(o.cycleDays.pairs)
+	c.latency.addRun(o.latency.pairs)
+	for _, s := range o.skills.list {
+		c.skills.add(s.Skill, s.Count)
+	}
 }
 
 // Outcomes computes the outcome dashboard over the experiments v may see.
 // Whole months come from the cells the projection maintains
-// (figure_cells), with the few failures whose figures depend on the
-// viewer's teams resolved from failure_feeds; the part of a month that a
-// range's bound cuts is counted from that part's rows.
+// (figure_cells), with the parts of them for the viewer's teams
+// (requires_cells); the part of a month that a range's bound cuts is
+// counted from that part's rows.
 func (q *Queries) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
 	bucket, err := checkOutcomeFilter(f)
 	if err != nil {
@@ -304,7 +394,7 @@ func (q *Queries) tallyCycleTimes(ctx context.Context, v Viewer, f OutcomeFilter
 	for _, r := range rows {
 		d := wholeDays(r.StartedAt, r.ConcludedAt)
 		for _, cl := range t.at(r.Month, r.Team) {
-			cl.cycleDays[d]++
+			cl.cycleDays.add(d, 1)
 		}
 	}
 	return nil
@@ -335,7 +425,7 @@ func (q *Queries) tallyLearnings(ctx context.Context, v Viewer, f OutcomeFilter,
 	}
 	for _, r := range skills {
 		for _, cl := range t.at(r.Month, r.Team) {
-			cl.skills[r.Skill] += r.N
+			cl.skills.add(r.Skill, r.N)
 		}
 	}
 	return nil
@@ -344,6 +434,7 @@ func (q *Queries) tallyLearnings(ctx context.Context, v Viewer, f OutcomeFilter,
 // report derives the rates and medians of every cell and fills the
 // AllTeams row of every period between the first and the last.
 func (t *tally) report() []PeriodMetrics {
+	t.addTeams()
 	var periods []string
 	for k := range t.cells {
 		if k[1] == AllTeams {
@@ -370,13 +461,10 @@ func (t *tally) report() []PeriodMetrics {
 		m.LearningRate = ratio(m.LearnedAndDecided, m.Concluded+m.Abandoned)
 		m.OpennessLearnings = ratio(m.FailuresWithLearnings, m.Failed)
 		m.OpennessStories = ratio(m.FailuresWithStories, m.Failed)
-		m.LearningLatencyDaysMedian = median(c.latency)
-		m.CycleTimeDaysMedian = median(c.cycleDays)
+		m.LearningLatencyDaysMedian = c.latency.median()
+		m.CycleTimeDaysMedian = c.cycleDays.median()
 		m.VelocityPerWeek = float64(m.Concluded) / (float64(t.daysIn(m.Period)) / 7)
-		m.Skills = make([]SkillCount, 0, len(c.skills))
-		for s, n := range c.skills {
-			m.Skills = append(m.Skills, SkillCount{Skill: s, Count: n})
-		}
+		m.Skills = append(make([]SkillCount, 0, len(c.skills.list)), c.skills.list...)
 		slices.SortFunc(m.Skills, func(a, b SkillCount) int {
 			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Skill, b.Skill))
 		})
@@ -440,32 +528,4 @@ func ratio(n, d int) *float64 {
 	}
 	r := float64(n) / float64(d)
 	return &r
-}
-
-// median is the median of the values a histogram counts: the middle
-// one, or the mean of the two middle ones; nil when it counts none.
-func median(h map[int]int64) *float64 {
-	var total int64
-	for _, n := range h {
-		total += max(n, 0)
-	}
-	if total == 0 {
-		return nil
-	}
-	lo, hi := (total-1)/2, total/2
-	var a, b int
-	var seen int64
-	for _, d := range slices.Sorted(maps.Keys(h)) {
-		n := max(h[d], 0)
-		if seen <= lo && lo < seen+n {
-			a = d
-		}
-		if seen <= hi && hi < seen+n {
-			b = d
-			break
-		}
-		seen += n
-	}
-	m := float64(a+b) / 2
-	return &m
 }

@@ -142,9 +142,6 @@ type batch struct {
 	storedLinks                          map[linkKey]bool
 
 	stories *storyBatch
-	// backfill names what read_model_backfill says is left to fill, as
-	// the batch's write read it.
-	backfill map[string]bool
 }
 
 type linkKey struct{ innovation, experiment string }

@@ -149,7 +149,7 @@ func (p *Projection) write(ctx context.Context, tx *batchTx, b *batch) error {
 	if w.backfill, err = readBackfill(ctx, tx); err != nil {
 		return err
 	}
-	b.backfill = w.backfill
+	tx.backfill = w.backfill
 	// The story versions follow the history, from which a backfill reads
 	// them.
 	for _, step := range []func(context.Context) error{

@@ -357,6 +357,7 @@ func TestFiguresBuildFromRows(t *testing.T) {
 		for _, stmt := range []string{
 			"DELETE FROM figure_cells", "DELETE FROM failure_feeds", "DELETE FROM failure_figures",
 			"DELETE FROM skill_cells", "DELETE FROM team_skill_first", "DELETE FROM story_figures",
+			"DELETE FROM requires_cells",
 			"INSERT INTO figure_backfill (id) VALUES (1)",
 		} {
 			if _, err := db.ExecContext(context.Background(), stmt); err != nil {
@@ -364,6 +365,39 @@ func TestFiguresBuildFromRows(t *testing.T) {
 			}
 		}
 		mustApply(t, db, evs[1700:], 500)
+		got, want := dump(t, db), dump(t, whole)
+		for _, tb := range readModelTables {
+			if !slices.Equal(got[tb.name], want[tb.name]) {
+				t.Errorf("%s: %d rows differ from a store that kept its figures all along (%d rows)",
+					tb.name, len(got[tb.name]), len(want[tb.name]))
+			}
+		}
+	})
+}
+
+// TestRequiresCellsFillFromFigures stands for a read store migrated to
+// requires_cells (0011) with figures in it: halfway through a stream the
+// terms of the failures and stories that depend on the viewer's teams
+// are taken out and marked for backfill, and the next batch must fill
+// them from failure_figures, failure_feeds and story_figures, so that
+// the store ends as one that had them all along.
+func TestRequiresCellsFillFromFigures(t *testing.T) {
+	evs := withStories(t, randomHistory(t, 3, 600), 3)
+	half := len(evs) / 2
+	readstoretest.Each(t, func(t *testing.T, d readstore.Dialect) {
+		whole := readstoretest.Open(t, d)
+		mustApply(t, whole, evs, 100)
+		db := readstoretest.Open(t, d)
+		mustApply(t, db, evs[:half], 100)
+		var n int
+		if err := db.GetContext(context.Background(), &n, "SELECT count(*) FROM requires_cells"); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatal("stream too thin: no figure depends on the viewer's teams halfway")
+		}
+		readmodel.UnfillRequiresCells(t, db)
+		mustApply(t, db, evs[half:], 100)
 		got, want := dump(t, db), dump(t, whole)
 		for _, tb := range readModelTables {
 			if !slices.Equal(got[tb.name], want[tb.name]) {

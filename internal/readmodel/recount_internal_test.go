@@ -81,7 +81,7 @@ func (q *Queries) walkFailures(ctx context.Context, v Viewer, f OutcomeFilter, t
 		}
 		for _, cl := range t.at(x.Month, x.Team) {
 			cl.m.FailuresFed++
-			cl.latency[wholeDays(x.ConcludedAt, l)]++
+			cl.latency.add(wholeDays(x.ConcludedAt, l), 1)
 		}
 	}
 	return nil

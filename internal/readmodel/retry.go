@@ -70,6 +70,11 @@ func (r *Retrying) Learnings(ctx context.Context, v Viewer, f LearningFilter) ([
 	return retry(ctx, func() ([]LearningResult, error) { return r.q.Learnings(ctx, v, f) })
 }
 
+// Activity is Queries.Activity, retried.
+func (r *Retrying) Activity(ctx context.Context, v Viewer) (Activity, error) {
+	return retry(ctx, func() (Activity, error) { return r.q.Activity(ctx, v) })
+}
+
 // Outcomes is Queries.Outcomes, retried.
 func (r *Retrying) Outcomes(ctx context.Context, v Viewer, f OutcomeFilter) (OutcomeReport, error) {
 	return retry(ctx, func() (OutcomeReport, error) { return r.q.Outcomes(ctx, v, f) })

@@ -174,7 +174,7 @@ const termsBackfillRows = 20000
 // documents and from the learnings, in a read store migrated with them
 // in it; it runs once, after the batch wrote its own.
 func backfillTerms(ctx context.Context, tx *batchTx, b *batch) error {
-	if !b.backfill[backfillSearchTerms] {
+	if !tx.backfill[backfillSearchTerms] {
 		return nil
 	}
 	for _, t := range []string{"experiment_terms", "learning_terms"} {

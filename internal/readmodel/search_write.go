@@ -118,7 +118,7 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 	if err := tx.replace(ctx, experimentDocs, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
 	}
-	if b.backfill[backfillSearchTerms] {
+	if tx.backfill[backfillSearchTerms] {
 		return nil // backfillTerms writes every document's terms
 	}
 	if err := writeExperimentTerms(ctx, tx, stored, docs); err != nil {

@@ -94,6 +94,9 @@ type batchTx struct {
 	tx    *readstore.Tx
 	texts *sqlTexts
 	ids   []any // the arguments of IN lists, reused
+	// backfill names what read_model_backfill says is left to fill, as
+	// the batch found it.
+	backfill map[string]bool
 }
 
 // replace writes rows of t (len(t.columns) consecutive values per row, in

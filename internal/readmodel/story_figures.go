@@ -224,39 +224,34 @@ func (p *Projection) updateStoryFigures(ctx context.Context, tx *batchTx, failur
 	for _, id := range stories {
 		items = append(items, itemLead+id)
 	}
+	stored := map[string][]storyFigure{}
 	err = tx.queryIn(ctx, loadStoryFigures, items, func(rows *sql.Rows) error {
 		var f storyFigure
 		if err := rows.Scan(&f.item, &f.requires, &f.month, &f.team, &f.visibility); err != nil {
 			return err
 		}
-		d.storyFigure(&f, -1)
+		stored[f.item] = append(stored[f.item], f)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("load story figures: %w", err)
 	}
+	now := map[string][]storyFigure{}
 	var values []any
 	for _, f := range append(fresh, leads...) {
-		d.storyFigure(&f, 1)
+		now[f.item] = append(now[f.item], f)
 		values = append(values, dbText(f.item), dbText(f.requires), f.month, dbText(f.team), dbText(f.visibility))
+	}
+	for _, item := range items {
+		if !slices.Equal(stored[item], now[item]) {
+			d.storyItem(stored[item], -1)
+			d.storyItem(now[item], 1)
+		}
 	}
 	if err := tx.replace(ctx, storyFigureTable, items, values); err != nil {
 		return fmt.Errorf("write story figures: %w", err)
 	}
 	return nil
-}
-
-// storyFigure adds sign times f to its cell, if the cell counts it.
-func (d figureDeltas) storyFigure(f *storyFigure, sign int64) {
-	if f.requires != "" {
-		return
-	}
-	c := d.at(f.month, f.team, f.visibility)
-	if strings.HasPrefix(f.item, itemFailure) {
-		c.counts[cFailuresWithStories] += sign
-	} else {
-		c.counts[cStoriesByLeads] += sign
-	}
 }
 
 // buildStoryFigures computes the story figures of every failure and
@@ -283,37 +278,6 @@ func (p *Projection) buildStoryFigures(ctx context.Context, tx *batchTx, experim
 	}
 	rows.Close()
 	return p.updateStoryFigures(ctx, tx, experimentIDs, stories, d)
-}
-
-// tallyStoryDeps counts the story_figures rows (aliased c) that match
-// cond and ask more than their cell, as v sees them: an item once, when
-// v sees the teams one of its rows asks for.
-func (q *Queries) tallyStoryDeps(ctx context.Context, v Viewer, cond string, args []any, t *tally) error {
-	var rows []struct {
-		Item     string `db:"item"`
-		Requires string `db:"requires"`
-		Month    string `db:"month"`
-		Team     string `db:"team"`
-	}
-	if err := q.db.SelectContext(ctx, &rows, q.db.Rebind("SELECT c.item, c.requires, c.month, c.team"+
-		" FROM story_figures c WHERE c.requires <> '' AND "+cond), args...); err != nil {
-		return fmt.Errorf("load story figures: %w", err)
-	}
-	counted := map[string]bool{}
-	for _, r := range rows {
-		if counted[r.Item] || !v.seesAll(r.Requires) {
-			continue
-		}
-		counted[r.Item] = true
-		for _, cl := range t.at(r.Month, r.Team) {
-			if strings.HasPrefix(r.Item, itemFailure) {
-				cl.m.FailuresWithStories++
-			} else {
-				cl.m.StoriesByLeads++
-			}
-		}
-	}
-	return nil
 }
 
 // tallyStoryEdges counts, for the part of a month in f's range, the

@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -85,26 +84,35 @@ func (h *Handler) handleOverview(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Live: true, Position: pos, Data: data})
 }
 
-// overview reads the month report once over all of history: it names the
-// teams and periods for the filter, draws the chart and, for a month,
-// gives the figures. A quarter's medians cannot be put together from its
-// months, so a quarter asks once more, for two quarters only.
+// overview reads the teams and the first month with activity, which the
+// filter offers, and the month report of the chart's months, which draws
+// the chart and, for a month, gives the figures: what the page shows,
+// whatever the length of history. A quarter's medians cannot be put
+// together from its months, so a quarter asks once more, for two
+// quarters only.
 func (h *Handler) overview(r *http.Request) (overviewData, error) {
 	now := h.now().UTC()
 	f, start := overviewFilterOf(r.URL.Query(), now)
 	v := h.viewer(r)
-	months, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{Bucket: readmodel.BucketMonth})
+	activity, err := h.queries.Activity(r.Context(), v)
+	if err != nil {
+		return overviewData{}, err
+	}
+	end := periodEnd(start, f.Bucket).AddDate(0, -1, 0) // the last month of the period
+	months, err := h.queries.Outcomes(r.Context(), v, readmodel.OutcomeFilter{
+		Bucket: readmodel.BucketMonth, From: end.AddDate(0, -(chartMonths - 1), 0), To: periodEnd(start, f.Bucket),
+	})
 	if err != nil {
 		return overviewData{}, err
 	}
 	d := overviewData{
 		Filter: f, PeriodName: periodName(f.Period, f.Bucket),
 		Buckets: []option{{readmodel.BucketMonth, "Month"}, {readmodel.BucketQuarter, "Quarter"}},
-		Empty:   len(months.Periods) == 0,
+		Empty:   activity.First.IsZero(),
 	}
 	byMonth := indexPeriods(months.Periods, cmp.Or(f.Team, readmodel.AllTeams))
 	var first time.Time
-	d.Teams, first = teamsAndFirst(months.Periods, f.Team, start)
+	d.Teams, first = teamsAndFirst(activity, f.Team, start)
 	d.Periods = periodOptions(first, start, now, f.Bucket)
 
 	prev := prevPeriod(start, f.Bucket)
@@ -124,7 +132,6 @@ func (h *Handler) overview(r *http.Request) (overviewData, error) {
 	d.Counts = counts(cur)
 	d.Skills = cur.Skills[:min(len(cur.Skills), 10)]
 
-	end := periodEnd(start, f.Bucket).AddDate(0, -1, 0) // the last month of the period
 	for i := chartMonths - 1; i >= 0; i-- {
 		d.Months = append(d.Months, byMonth.pick(periodOf(end.AddDate(0, -i, 0), readmodel.BucketMonth)))
 	}
@@ -179,20 +186,17 @@ func (ix periodIndex) pick(period string) readmodel.PeriodMetrics {
 // teamsAndFirst returns the teams with activity, and the selected one,
 // sorted; and the first month with activity, or start if that is
 // earlier.
-func teamsAndFirst(months []readmodel.PeriodMetrics, selected string, start time.Time) ([]string, time.Time) {
-	teams := map[string]bool{}
+func teamsAndFirst(a readmodel.Activity, selected string, start time.Time) ([]string, time.Time) {
+	teams := slices.Clone(a.Teams)
+	if selected != "" && !slices.Contains(teams, selected) {
+		teams = append(teams, selected)
+		slices.Sort(teams)
+	}
 	first := start
-	for _, m := range months {
-		if m.Team != readmodel.AllTeams {
-			teams[m.Team] = true
-		} else if t, ok := periodStart(m.Period, readmodel.BucketMonth); ok && t.Before(first) {
-			first = t
-		}
+	if !a.First.IsZero() && a.First.Before(first) {
+		first = a.First
 	}
-	if selected != "" {
-		teams[selected] = true
-	}
-	return slices.Sorted(maps.Keys(teams)), first
+	return teams, first
 }
 
 // periodOptions are the periods the filter offers: from the one holding
