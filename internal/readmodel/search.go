@@ -28,11 +28,11 @@ import (
 // Queries: every term of a search must match (AND), anywhere in the
 // document; the last term also matches as a prefix when it has at least
 // minPrefixRunes characters, so that a search finds what is being typed.
-// Each term goes to the store quoted (FTS5 strings, tsquery lexemes), so
-// no text is ever a syntax error, and a search whose text holds no token
-// (only punctuation, say) does not filter at all. SimilarExperiments ORs
-// its terms instead and drops stop words, since a free text is mostly
-// words that every experiment has.
+// A search whose text holds no token (only punctuation, say) does not
+// filter at all. SimilarExperiments ORs its terms instead and drops stop
+// words, since a free text is mostly words that every experiment has;
+// its terms go to the store's full-text index quoted (FTS5 strings,
+// tsquery lexemes), so that no text is ever a syntax error.
 //
 // Matching and ranking go through an index of our own, the same on both
 // stores (migration 0012, search_terms.go): a row per distinct term of
