@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
+	tuneGC(cfg, getenv, stdout)
 	stopProfile, err := startProfile(cfg.CPUProfile, log)
 	if err != nil {
 		return err
