@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +384,16 @@ func wholeBacklog(tb testing.TB, q *readmodel.Queries, v readmodel.Viewer, f rea
 			return all, nil
 		}
 		f.Cursor = page.NextCursor
+	}
+}
+
+// sameTables fails the test for each read-model table whose rows in got
+// differ from want's, a dump of the store described by than.
+func sameTables(tb testing.TB, got, want map[string][]string, than string) {
+	tb.Helper()
+	for _, t := range readModelTables {
+		if !slices.Equal(got[t.name], want[t.name]) {
+			tb.Errorf("%s: %d rows differ from %s (%d rows)", t.name, len(got[t.name]), than, len(want[t.name]))
+		}
 	}
 }

@@ -366,12 +366,7 @@ func TestFiguresBuildFromRows(t *testing.T) {
 		}
 		mustApply(t, db, evs[1700:], 500)
 		got, want := dump(t, db), dump(t, whole)
-		for _, tb := range readModelTables {
-			if !slices.Equal(got[tb.name], want[tb.name]) {
-				t.Errorf("%s: %d rows differ from a store that kept its figures all along (%d rows)",
-					tb.name, len(got[tb.name]), len(want[tb.name]))
-			}
-		}
+		sameTables(t, got, want, "a store that kept its figures all along")
 	})
 }
 
@@ -399,12 +394,7 @@ func TestRequiresCellsFillFromFigures(t *testing.T) {
 		readmodel.UnfillRequiresCells(t, db)
 		mustApply(t, db, evs[half:], 100)
 		got, want := dump(t, db), dump(t, whole)
-		for _, tb := range readModelTables {
-			if !slices.Equal(got[tb.name], want[tb.name]) {
-				t.Errorf("%s: %d rows differ from a store that kept its figures all along (%d rows)",
-					tb.name, len(got[tb.name]), len(want[tb.name]))
-			}
-		}
+		sameTables(t, got, want, "a store that kept its figures all along")
 	})
 }
 

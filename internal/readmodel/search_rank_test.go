@@ -211,11 +211,6 @@ func TestSearchTermsBackfill(t *testing.T) {
 		if len(want["experiment_terms"]) == 0 || len(want["learning_terms"]) == 0 {
 			t.Fatalf("stream too thin: %d experiment terms, %d learning terms", len(want["experiment_terms"]), len(want["learning_terms"]))
 		}
-		for _, tb := range readModelTables {
-			if !slices.Equal(got[tb.name], want[tb.name]) {
-				t.Errorf("%s: %d rows differ from a store that kept its index all along (%d rows)",
-					tb.name, len(got[tb.name]), len(want[tb.name]))
-			}
-		}
+		sameTables(t, got, want, "a store that kept its index all along")
 	})
 }

@@ -141,12 +141,7 @@ func TestBackfillFromHistory(t *testing.T) {
 		if len(want["story_versions"]) == 0 || len(want["learning_skills"]) == 0 {
 			t.Fatalf("stream too thin: %d versions, %d skills", len(want["story_versions"]), len(want["learning_skills"]))
 		}
-		for _, tb := range readModelTables {
-			if !slices.Equal(got[tb.name], want[tb.name]) {
-				t.Errorf("%s: %d rows differ from a store that kept them all along (%d rows)",
-					tb.name, len(got[tb.name]), len(want[tb.name]))
-			}
-		}
+		sameTables(t, got, want, "a store that kept them all along")
 	})
 }
 
