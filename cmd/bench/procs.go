@@ -208,6 +208,24 @@ func (o *output) find(prefix string) (string, bool) {
 	return "", false
 }
 
+// field returns the value of key in the first line that contains msg,
+// as slog's text handler writes it (key=value), or "".
+func (o *output) field(msg, key string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range o.lines {
+		if !strings.Contains(l, msg) {
+			continue
+		}
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, key+"="); ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 // firstError is the first error the process logged, or "".
 func (o *output) firstError() string {
 	o.mu.Lock()

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a scaled-down run of every scenario (a few minutes); misses do not fail it")
-	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild, growth)")
+	only := fs.String("run", "", "run only the scenarios whose name matches this regular expression (append, lag, replay, queries, rebuild, growth; replay/pg or replay/sqlite for one store)")
 	profile := fs.String("cpuprofile", "", "write CPU profiles into this directory: the bench's own work in each scenario, and each api and projector it starts")
 	keep := fs.Bool("keep", false, "keep the temporary directory and the Postgres databases, and print where they are, for a look at what missed")
 	fs.Usage = func() {
@@ -221,7 +221,7 @@ func runBench(ctx context.Context, opts options, out io.Writer) (*report, error)
 	}
 	b.rep.notef("programs", "cmd/api and cmd/projector built in %.1fs", time.Since(start).Seconds())
 	for _, s := range scenarios {
-		if opts.only != nil && !opts.only.MatchString(s.name) {
+		if !opts.selects(s.name) && !opts.selects(label(s.name, readstore.Postgres)) && !opts.selects(label(s.name, readstore.SQLite)) {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -291,12 +291,23 @@ func (b *bench) dialects() []readstore.Dialect {
 func eachDialect(scenario string, run func(*bench, context.Context, readstore.Dialect) error) func(*bench, context.Context) error {
 	return func(b *bench, ctx context.Context) error {
 		for _, d := range b.dialects() {
+			if !b.opts.selects(label(scenario, d)) {
+				continue
+			}
 			if err := run(b, ctx, d); err != nil {
 				b.rep.fail(label(scenario, d), err)
 			}
 		}
 		return nil
 	}
+}
+
+// selects reports whether -run selects the scenario, or the scenario on
+// one read store, named name. A scenario on one store is named as its
+// figures are (see label), so that "replay" selects it on both stores and
+// "replay/pg" on Postgres alone.
+func (o options) selects(name string) bool {
+	return o.only == nil || o.only.MatchString(name)
 }
 
 // label names a scenario's figures for one read store.

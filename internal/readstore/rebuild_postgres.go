@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"golang.org/x/sync/errgroup"
 )
 
 // rebuildLockKey is the advisory lock that keeps two rebuilds of one
@@ -22,7 +23,8 @@ const rebuildLockKey = 0x6661696c666f7277 // "failforw"
 // run unchanged, unqualified; the swap moves them into the live schema.
 //
 // Nothing it does before the swap takes a lock on a live table: the
-// replay, the index builds and ANALYZE touch only RebuildSchema. The
+// replay, the index builds and ANALYZE (as the tables grow, and before the
+// swap) touch only RebuildSchema. The
 // swap takes every live table's lock at once, waits for it at most
 // pgSwapLockTimeout, and otherwise gives up and tries again later, so
 // that readers never queue behind it for longer than that.
@@ -36,6 +38,8 @@ type pgRebuild struct {
 	// first. Keys and unique indexes stay: the projection relies on them.
 	deferred []string
 	swapped  bool
+	// stopStats stops the statistics keeper (rebuild_statistics.go).
+	stopStats func()
 	stages
 }
 
@@ -72,6 +76,7 @@ func (postgres) prepareRebuild(ctx context.Context, live *DB, opts RebuildOption
 			return nil, err
 		}
 	}
+	r.startStatistics()
 	return r, nil
 }
 
@@ -166,6 +171,7 @@ func (r *pgRebuild) fresh() *DB { return r.db }
 // fresh tables, then moves every one of them into the live schema in one
 // short transaction, dropping the live table of the same name.
 func (r *pgRebuild) swap(ctx context.Context) error {
+	r.stopStatistics()
 	var names []string
 	if err := r.live.x.SelectContext(ctx, &names, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = $1 AND table_type = 'BASE TABLE' AND table_name <> $2 ORDER BY table_name`, RebuildSchema, leaseTable); err != nil {
@@ -191,8 +197,36 @@ func (r *pgRebuild) swap(ctx context.Context) error {
 // finishTables builds the deferred indexes and gathers the fresh tables'
 // planner statistics: without them the first queries after the swap
 // plan as if the tables were empty, until autovacuum gets round to them.
-// Both lock only the fresh tables.
+// Both lock only the fresh tables. The indexes are built over
+// pgIndexBuilders sessions at once: a build is one sort, mostly one
+// core's work, and nothing else runs on the store meanwhile.
 func (r *pgRebuild) finishTables(ctx context.Context, names []string) error {
+	defs := make(chan string, len(r.deferred))
+	for _, def := range r.deferred {
+		defs <- def
+	}
+	close(defs)
+	g, gctx := errgroup.WithContext(ctx)
+	for range pgIndexBuilders {
+		g.Go(func() error { return r.buildIndexes(gctx, defs) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, err := r.db.x.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
+			return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// pgIndexBuilders is how many deferred indexes the swap builds at once.
+const pgIndexBuilders = 2
+
+// buildIndexes builds the indexes defs gives, one after another, in a
+// session of its own.
+func (r *pgRebuild) buildIndexes(ctx context.Context, defs <-chan string) error {
 	conn, err := r.db.x.Conn(ctx)
 	if err != nil {
 		return err
@@ -203,14 +237,9 @@ func (r *pgRebuild) finishTables(ctx context.Context, names []string) error {
 	if _, err := conn.ExecContext(ctx, "SET maintenance_work_mem = '256MB'"); err != nil {
 		return fmt.Errorf("set maintenance_work_mem: %w", err)
 	}
-	for _, def := range r.deferred {
+	for def := range defs {
 		if _, err := conn.ExecContext(ctx, def); err != nil {
 			return fmt.Errorf("build index: %s: %w", def, err)
-		}
-	}
-	for _, n := range names {
-		if _, err := conn.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
-			return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
 		}
 	}
 	return nil
@@ -315,6 +344,7 @@ func (r *pgRebuild) swapOnce(ctx context.Context, names []string, lockTimeout ti
 func (r *pgRebuild) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	r.stopStatistics()
 	if r.db != nil {
 		r.db.Close()
 	}

@@ -386,3 +386,51 @@ func applyEvents(t *testing.T, db *readstore.DB, recs []events.Recorded) {
 		}
 	}
 }
+
+// TestRebuildAnalyzesGrowingTables checks that a rebuild on Postgres
+// gathers the planner's statistics of a fresh table as it grows, before
+// the swap: without them, the projection's lookups into tables that grew
+// from nothing plan as if they were empty.
+func TestRebuildAnalyzesGrowingTables(t *testing.T) {
+	ctx := context.Background()
+	live := readstoretest.Open(t, readstore.Postgres)
+	rb, err := live.NewRebuild(ctx, readstore.RebuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rb.Close)
+	fresh := rb.DB()
+	analyzed := func() int {
+		t.Helper()
+		var n int
+		if err := fresh.GetContext(ctx, &n, `SELECT analyze_count FROM pg_stat_user_tables
+			WHERE schemaname = $1 AND relname = 'experiment_tags'`, readstore.RebuildSchema); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := analyzed(); n != 0 {
+		t.Fatalf("the empty fresh table was analyzed %d times", n)
+	}
+	tx, err := fresh.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []any
+	for i := range 5000 {
+		rows = append(rows, fmt.Sprintf("exp-%05d", i), "tag")
+	}
+	if err := tx.BulkInsert(ctx, readstore.NewTable("experiment_tags", "experiment_id", "tag"), rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for analyzed() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the fresh table grew by 5,000 rows and was not analyzed within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
