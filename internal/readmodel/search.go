@@ -79,8 +79,11 @@ const (
 func tokens(s string) []string {
 	var out []string
 	for tok := range strings.FieldsFuncSeq(s, isSeparator) {
-		if len(tok) <= maxTermBytes {
-			out = append(out, strings.ToLower(tok))
+		// Measured lowercased, as stored: a few letters grow when
+		// lowercased, and a term cut on its length before would be
+		// kept once and dropped when its document is read again.
+		if tok = strings.ToLower(tok); len(tok) <= maxTermBytes {
+			out = append(out, tok)
 		}
 	}
 	return out

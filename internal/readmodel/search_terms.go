@@ -2,7 +2,6 @@ package readmodel
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,56 +69,43 @@ func experimentFields(title, hypothesis, summary, learnings string) []weightedFi
 	return []weightedField{{title, titleWeight}, {hypothesis, hypothesisWeight}, {summary, summaryWeight}, {learnings, learningsWeight}}
 }
 
-func appendExperimentTerms(rows []any, id string, sortKey int64, title, hypothesis, summary, learnings string) []any {
-	return appendTerms(rows, id, sortKey, experimentFields(title, hypothesis, summary, learnings)...)
-}
-
 // termDoc is an experiment's search document as its index rows come
-// from it.
+// from it, and the weights of the rows stored for it before the batch
+// (nil for a new document).
 type termDoc struct {
 	id      string
 	sortKey int64
 	fields  []weightedField
+	stored  map[string]int64
 }
 
-// storedTerm is an index row as stored.
-type storedTerm struct{ weight, sortKey int64 }
+// storedDocFields returns the fields of a stored search document as its
+// index rows were written from them. They are tokenized again, as the
+// backfill does with documents a migration wrote (backfillTerms); the
+// projection's own documents are tokenized already, and tokenizing
+// their text again leaves it as it is (TestSearchTextIsStable).
+func storedDocFields(title, hypothesis, summary, learnings string) []weightedField {
+	return experimentFields(searchText(title, maxFieldRunes), searchText(hypothesis, maxFieldRunes),
+		searchText(summary, maxFieldRunes), searchText(learnings, maxLearningsRunes))
+}
 
-const loadExperimentTerms = "SELECT experiment_id, term, weight, sort_key FROM experiment_terms WHERE experiment_id IN (%s)"
-
-// writeExperimentTerms writes the index rows of docs, of which those in
-// stored were in the read store before the batch: it reads their stored
-// rows, then deletes the rows that changed or went and inserts those that
-// changed or came. A document mostly gains a few terms (a summary, a
-// learning), so this writes much less than replacing its rows whole.
-func writeExperimentTerms(ctx context.Context, tx *batchTx, stored []string, docs []termDoc) error {
-	old := map[string]map[string]storedTerm{}
-	err := tx.queryIn(ctx, loadExperimentTerms, stored, func(rows *sql.Rows) error {
-		var id, term string
-		var t storedTerm
-		if err := rows.Scan(&id, &term, &t.weight, &t.sortKey); err != nil {
-			return err
-		}
-		if old[id] == nil {
-			old[id] = map[string]storedTerm{}
-		}
-		old[id][term] = t
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+// writeExperimentTerms writes the index rows of docs: it deletes the rows
+// that changed or went and inserts those that changed or came. The
+// stored rows are known from the stored documents, which the batch reads
+// anyway, rather than read. A document mostly gains a few terms (a
+// summary, a learning), so this writes much less than replacing its rows
+// whole. An experiment's sort key, its registration time, never changes.
+func writeExperimentTerms(ctx context.Context, tx *batchTx, docs []termDoc) error {
 	var gone, rows []any
 	for _, d := range docs {
 		weights := termWeights(d.fields)
-		was := old[d.id]
-		for _, term := range sortedKeys(was) {
-			if w, ok := weights[term]; !ok || was[term] != (storedTerm{w, d.sortKey}) {
+		for _, term := range sortedKeys(d.stored) {
+			if w, ok := weights[term]; !ok || w != d.stored[term] {
 				gone = append(gone, d.id, term)
 			}
 		}
 		for _, term := range sortedKeys(weights) {
-			if t, ok := was[term]; !ok || t != (storedTerm{weights[term], d.sortKey}) {
+			if w, ok := d.stored[term]; !ok || w != weights[term] {
 				rows = append(rows, d.id, term, weights[term], d.sortKey)
 			}
 		}
@@ -228,8 +214,7 @@ func backfillExperimentTerms(ctx context.Context, tx *batchTx, rows *[]any, flus
 		// Documents a migration backfilled may hold their text as it was
 		// written (migration 0005 on SQLite): tokenized again, they are as
 		// the projection writes them.
-		*rows = appendExperimentTerms(*rows, d.id, experimentSortKey(d.at), searchText(d.title, maxFieldRunes),
-			searchText(d.hypothesis, maxFieldRunes), searchText(d.summary, maxFieldRunes), searchText(d.learnings, maxLearningsRunes))
+		*rows = appendTerms(*rows, d.id, experimentSortKey(d.at), storedDocFields(d.title, d.hypothesis, d.summary, d.learnings)...)
 		if err := flush(termTables.experiments, false); err != nil {
 			return err
 		}

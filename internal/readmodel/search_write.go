@@ -19,7 +19,7 @@ var experimentDocs = newTableSpec("experiment_search",
 	[]string{"doc_id", "experiment_id", "title", "hypothesis", "summary", "learnings"}, "experiment_id")
 
 // loadSearchDocs has one %s, for its IN list.
-const loadSearchDocs = "SELECT experiment_id, doc_id, learnings FROM experiment_search WHERE experiment_id IN (%s)"
+const loadSearchDocs = "SELECT experiment_id, doc_id, title, hypothesis, summary, learnings FROM experiment_search WHERE experiment_id IN (%s)"
 
 // writeIndexed writes the batch, then the search documents it changed,
 // in the same transaction: a search never sees an experiment's rows
@@ -80,6 +80,7 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 	}
 	ids := sortedKeys(changed)
 	learned := map[string][]string{}
+	storedTerms := map[string]map[string]int64{}
 	var stored []string
 	for _, id := range ids {
 		if b.storedExperiments[id] {
@@ -87,15 +88,16 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 		}
 	}
 	err := tx.queryIn(ctx, loadSearchDocs, stored, func(rows *sql.Rows) error {
-		var id, text string
+		var id, title, hypothesis, summary, text string
 		var docID int64
-		if err := rows.Scan(&id, &docID, &text); err != nil {
+		if err := rows.Scan(&id, &docID, &title, &hypothesis, &summary, &text); err != nil {
 			return err
 		}
 		docIDs[id] = docID
 		if text != "" {
 			learned[id] = append(learned[id], text)
 		}
+		storedTerms[id] = termWeights(storedDocFields(title, hypothesis, summary, text))
 		return nil
 	})
 	if err != nil {
@@ -113,7 +115,8 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 		title, hypothesis := searchText(x.Title, maxFieldRunes), searchText(x.Hypothesis, maxFieldRunes)
 		summary, learnings := searchText(x.Summary, maxFieldRunes), searchText(strings.Join(learned[id], " "), maxLearningsRunes)
 		rows = append(rows, docIDs[id], dbText(id), title, hypothesis, summary, learnings)
-		docs[i] = termDoc{id: dbText(id), sortKey: experimentSortKey(x.RegisteredAt), fields: experimentFields(title, hypothesis, summary, learnings)}
+		docs[i] = termDoc{id: dbText(id), sortKey: experimentSortKey(x.RegisteredAt),
+			fields: experimentFields(title, hypothesis, summary, learnings), stored: storedTerms[dbText(id)]}
 	}
 	if err := tx.replace(ctx, experimentDocs, stored, rows); err != nil {
 		return fmt.Errorf("index experiments: %w", err)
@@ -121,7 +124,7 @@ func writeExperimentDocs(ctx context.Context, tx *batchTx, b *batch) error {
 	if tx.backfill[backfillSearchTerms] {
 		return nil // backfillTerms writes every document's terms
 	}
-	if err := writeExperimentTerms(ctx, tx, stored, docs); err != nil {
+	if err := writeExperimentTerms(ctx, tx, docs); err != nil {
 		return fmt.Errorf("index experiments' terms: %w", err)
 	}
 	return nil
