@@ -52,13 +52,12 @@ type batchHandler struct {
 	err  error
 }
 
-// handle decodes msg, adds it to the batch and commits the batch when it
-// is due. It returns, and so acks, before an event is committed unless
+// handle places msg in the batch and commits the batch when it is due. It returns, and so acks, before an event is committed unless
 // it completes the batch: the ack is flow control only, and the
 // checkpoint in the read store is what a restart resumes from. Called
 // again with a message it holds already (a retry), it only commits.
 func (h *batchHandler) handle(msg *message.Message) error {
-	it := decodeItem(msg)
+	it := placeItem(msg)
 	halt := it.err
 	if halt == nil {
 		halt = h.add(it)
@@ -152,7 +151,9 @@ func (h *batchHandler) flush(ctx context.Context) error {
 	first, last := h.pending[0].seq, h.pending[len(h.pending)-1].seq
 	recs := make([]events.Recorded, 0, len(h.pending))
 	var skipped []readstore.Skipped
-	for _, it := range h.pending {
+	for i := range h.pending {
+		it := &h.pending[i]
+		it.decode()
 		if it.skip != nil {
 			skipped = append(skipped, *it.skip)
 		} else {
@@ -253,20 +254,33 @@ type item struct {
 	rec     events.Recorded
 	skip    *readstore.Skipped
 	err     error // a message the projector cannot place in the stream
+	decoded bool  // rec or skip holds the decoded event
 }
 
-func decodeItem(msg *message.Message) (it item) {
+// placeItem reads where msg stands in the stream; its event is decoded
+// with the batch (item.decode). Decoding it here, in the goroutine the
+// router starts for each message, would grow a fresh stack for every
+// event: a replay's batches decode theirs in one.
+func placeItem(msg *message.Message) item {
 	seq, err := strconv.ParseUint(msg.Metadata.Get(MetadataSequence), 10, 64)
 	if err != nil || seq == 0 {
 		return item{err: fmt.Errorf("%w: message %s", errBadMessage, msg.UUID)}
 	}
 	pending, _ := strconv.ParseUint(msg.Metadata.Get(MetadataPending), 10, 64)
-	it = item{seq: seq, pending: pending, raw: msg.Payload, meta: msg.Metadata}
+	return item{seq: seq, pending: pending, raw: msg.Payload, meta: msg.Metadata}
+}
+
+// decode decodes the item's event once, or records why it is skipped.
+func (it *item) decode() {
+	if it.decoded {
+		return
+	}
+	it.decoded = true
 	skip := func(reason string) {
 		it.skip = &readstore.Skipped{
-			Position:  seq,
-			EventID:   msg.Metadata.Get(events.HeaderID),
-			EventType: msg.Metadata.Get(events.HeaderType),
+			Position:  it.seq,
+			EventID:   it.meta.Get(events.HeaderID),
+			EventType: it.meta.Get(events.HeaderType),
 			Reason:    reason,
 		}
 	}
@@ -277,16 +291,15 @@ func decodeItem(msg *message.Message) (it item) {
 			skip(fmt.Sprintf("panic while decoding: %v", r))
 		}
 	}()
-	env, err := events.Decode(msg.Payload)
+	env, err := events.Decode(it.raw)
 	if err != nil {
 		skip(err.Error())
-		return it
+		return
 	}
-	if middleware.MessageCorrelationID(msg) == "" && env.CorrelationID != "" {
-		middleware.SetCorrelationID(env.CorrelationID, msg)
+	if it.meta.Get(middleware.CorrelationIDMetadataKey) == "" && env.CorrelationID != "" {
+		it.meta.Set(middleware.CorrelationIDMetadataKey, env.CorrelationID)
 	}
-	it.rec = events.Recorded{Envelope: env, StreamSubject: msg.Metadata.Get(MetadataSubject), Sequence: seq}
-	return it
+	it.rec = events.Recorded{Envelope: env, StreamSubject: it.meta.Get(MetadataSubject), Sequence: it.seq}
 }
 
 // correlationFromEnvelope carries the event's correlation id, which the

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,9 +93,7 @@ func New(cfg Config) (p *Projector, err error) {
 		ready: make(chan struct{}),
 		// Watermill's router logs every start and stop at info; they are
 		// routine here, since a session restarts after each failed batch.
-		wlog: watermill.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "watermill"), map[slog.Level]slog.Level{
-			slog.LevelInfo: slog.LevelDebug,
-		}),
+		wlog: newWatermillLogger(cfg.Logger.With("component", "watermill")),
 	}
 	p.readyTarget.Store(-1)
 	p.setRole(false, 0)
