@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/failforward/failforward/internal/readstore"
 )
 
 // tinyScale runs every scenario in seconds: enough to show that each
@@ -82,5 +84,30 @@ func TestPercentile(t *testing.T) {
 	}
 	if got := (latencies{}).percentile(99); got != 0 {
 		t.Errorf("percentile of nothing = %v, want 0", got)
+	}
+}
+
+// TestRunSelectsStores checks -run: a scenario's name selects it on
+// every store, and its name with a store's suffix on that store alone.
+func TestRunSelectsStores(t *testing.T) {
+	for _, c := range []struct {
+		run                      string
+		scenario, onPG, onSQLite bool
+	}{
+		{"", true, true, true},
+		{"replay", true, true, true},
+		{"replay/pg", true, true, false},
+		{"replay/sqlite", true, false, true},
+		{"lag", false, false, false},
+		{"^(append|replay/pg)$", true, true, false},
+	} {
+		o := options{}
+		if c.run != "" {
+			o.only = regexp.MustCompile(c.run)
+		}
+		got := [3]bool{o.selectsScenario("replay"), o.selects(label("replay", readstore.Postgres)), o.selects(label("replay", readstore.SQLite))}
+		if want := [3]bool{c.scenario, c.onPG, c.onSQLite}; got != want {
+			t.Errorf("-run %q: scenario, on Postgres, on SQLite = %v, want %v", c.run, got, want)
+		}
 	}
 }

@@ -221,7 +221,7 @@ func runBench(ctx context.Context, opts options, out io.Writer) (*report, error)
 	}
 	b.rep.notef("programs", "cmd/api and cmd/projector built in %.1fs", time.Since(start).Seconds())
 	for _, s := range scenarios {
-		if !opts.selects(s.name) && !opts.selects(label(s.name, readstore.Postgres)) && !opts.selects(label(s.name, readstore.SQLite)) {
+		if !opts.selectsScenario(s.name) {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -308,6 +308,12 @@ func eachDialect(scenario string, run func(*bench, context.Context, readstore.Di
 // "replay/pg" on Postgres alone.
 func (o options) selects(name string) bool {
 	return o.only == nil || o.only.MatchString(name)
+}
+
+// selectsScenario reports whether -run selects the scenario named name
+// on any read store.
+func (o options) selectsScenario(name string) bool {
+	return o.selects(name) || o.selects(label(name, readstore.Postgres)) || o.selects(label(name, readstore.SQLite))
 }
 
 // label names a scenario's figures for one read store.
