@@ -57,7 +57,7 @@ func (p *Projection) ApplyBatch(ctx context.Context, tx *readstore.Tx, evs []eve
 	for i := range evs {
 		decoded[i] = decode(&evs[i])
 	}
-	btx := &batchTx{tx: tx, texts: p.texts}
+	btx := &batchTx{tx: tx, texts: p.texts, dialect: p.dialect}
 	b, err := p.load(ctx, btx, decoded)
 	if err != nil {
 		return nil, fmt.Errorf("apply batch at %d..%d: %w", evs[0].Sequence, evs[len(evs)-1].Sequence, err)

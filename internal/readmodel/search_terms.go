@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/failforward/failforward/internal/readstore"
 )
 
 // The search index the queries rank by (migration 0012): a row per
@@ -124,15 +126,24 @@ const termsPerDelete = 1000
 func deleteTerms(ctx context.Context, tx *batchTx, pairs []any) error {
 	for chunk := range slices.Chunk(pairs, 2*termsPerDelete) {
 		n := len(chunk) / 2
-		ids := make([]any, n)
-		for i := range n {
-			ids[i] = chunk[2*i]
-		}
 		values := strings.Repeat("(?, ?), ", n-1) + "(?, ?)"
-		// By key, never through the rank index (see scoreAll).
-		query := tx.tx.Rebind("DELETE FROM experiment_terms WHERE experiment_id IN (" + placeholders(n) + ")" +
-			" AND (experiment_id, term || '') IN (VALUES " + values + ")")
-		if _, err := tx.tx.ExecContext(ctx, query, append(ids, chunk...)...); err != nil {
+		// By key, never through the rank index (see scoreAll). Postgres
+		// looks each pair up in the key's index by both columns; SQLite
+		// scans the rank index for a row-value IN of its own, so it is
+		// given the ids for the key's first column, and the pairs to
+		// filter by.
+		query := "DELETE FROM experiment_terms WHERE (experiment_id, term) IN (VALUES " + values + ")"
+		args := chunk
+		if tx.dialect != readstore.Postgres {
+			query = "DELETE FROM experiment_terms WHERE experiment_id IN (" + placeholders(n) + ")" +
+				" AND (experiment_id, term || '') IN (VALUES " + values + ")"
+			args = make([]any, 0, 3*n)
+			for i := range n {
+				args = append(args, chunk[2*i])
+			}
+			args = append(args, chunk...)
+		}
+		if _, err := tx.tx.ExecContext(ctx, tx.tx.Rebind(query), args...); err != nil {
 			return err
 		}
 	}

@@ -91,9 +91,10 @@ func (s *sqlTexts) get(k sqlKey) string {
 
 // batchTx is one batch's transaction, as the projection writes to it.
 type batchTx struct {
-	tx    *readstore.Tx
-	texts *sqlTexts
-	ids   []any // the arguments of IN lists, reused
+	tx      *readstore.Tx
+	texts   *sqlTexts
+	dialect readstore.Dialect
+	ids     []any // the arguments of IN lists, reused
 	// backfill names what read_model_backfill says is left to fill, as
 	// the batch found it.
 	backfill map[string]bool
