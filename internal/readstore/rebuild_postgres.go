@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"golang.org/x/sync/errgroup"
 )
 
 // rebuildLockKey is the advisory lock that keeps two rebuilds of one
@@ -23,11 +22,11 @@ const rebuildLockKey = 0x6661696c666f7277 // "failforw"
 // run unchanged, unqualified; the swap moves them into the live schema.
 //
 // Nothing it does before the swap takes a lock on a live table: the
-// replay, the index builds and ANALYZE (as the tables grow, and before the
-// swap) touch only RebuildSchema. The
-// swap takes every live table's lock at once, waits for it at most
-// pgSwapLockTimeout, and otherwise gives up and tries again later, so
-// that readers never queue behind it for longer than that.
+// replay, the index builds and ANALYZE (as the tables grow, and before
+// the swap) touch only RebuildSchema. The swap takes every live table's
+// lock at once, waits for it at most pgSwapLockTimeout, and otherwise
+// gives up and tries again later, so that readers never queue behind it
+// for longer than that.
 type pgRebuild struct {
 	live       *DB
 	db         *DB
@@ -197,36 +196,8 @@ func (r *pgRebuild) swap(ctx context.Context) error {
 // finishTables builds the deferred indexes and gathers the fresh tables'
 // planner statistics: without them the first queries after the swap
 // plan as if the tables were empty, until autovacuum gets round to them.
-// Both lock only the fresh tables. The indexes are built over
-// pgIndexBuilders sessions at once: a build is one sort, mostly one
-// core's work, and nothing else runs on the store meanwhile.
+// Both lock only the fresh tables.
 func (r *pgRebuild) finishTables(ctx context.Context, names []string) error {
-	defs := make(chan string, len(r.deferred))
-	for _, def := range r.deferred {
-		defs <- def
-	}
-	close(defs)
-	g, gctx := errgroup.WithContext(ctx)
-	for range pgIndexBuilders {
-		g.Go(func() error { return r.buildIndexes(gctx, defs) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if _, err := r.db.x.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
-			return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
-		}
-	}
-	return nil
-}
-
-// pgIndexBuilders is how many deferred indexes the swap builds at once.
-const pgIndexBuilders = 2
-
-// buildIndexes builds the indexes defs gives, one after another, in a
-// session of its own.
-func (r *pgRebuild) buildIndexes(ctx context.Context, defs <-chan string) error {
 	conn, err := r.db.x.Conn(ctx)
 	if err != nil {
 		return err
@@ -237,9 +208,14 @@ func (r *pgRebuild) buildIndexes(ctx context.Context, defs <-chan string) error 
 	if _, err := conn.ExecContext(ctx, "SET maintenance_work_mem = '256MB'"); err != nil {
 		return fmt.Errorf("set maintenance_work_mem: %w", err)
 	}
-	for def := range defs {
+	for _, def := range r.deferred {
 		if _, err := conn.ExecContext(ctx, def); err != nil {
 			return fmt.Errorf("build index: %s: %w", def, err)
+		}
+	}
+	for _, n := range names {
+		if err := r.analyze(ctx, n); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -55,10 +55,18 @@ func (r *pgRebuild) analyzeGrown(ctx context.Context) error {
 		return err
 	}
 	for _, n := range due {
-		// ANALYZE takes a lock that the projector's writes do not wait on.
-		if _, err := r.db.x.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
-			return fmt.Errorf("analyze %s: %w", n, err)
+		if err := r.analyze(ctx, n); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// analyze gathers the planner's statistics of the fresh table n. ANALYZE
+// takes a lock that the projector's writes do not wait on.
+func (r *pgRebuild) analyze(ctx context.Context, n string) error {
+	if _, err := r.db.x.ExecContext(ctx, "ANALYZE "+pq.QuoteIdentifier(RebuildSchema)+"."+pq.QuoteIdentifier(n)); err != nil {
+		return fmt.Errorf("analyze rebuilt table %s: %w", n, err)
 	}
 	return nil
 }
